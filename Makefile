@@ -1,0 +1,49 @@
+# Everything a contributor needs: `make run`, `make test`, `make bench`, `make widget`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTANCE ?= instance
+export COPYDESK_INSTANCE_PATH ?= $(CURDIR)/$(INSTANCE)
+
+.PHONY: run test test-sqlite test-postgresql bench widget chromium clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/copydesk db upgrade
+	$(BIN)/copydesk demo
+	$(BIN)/copydesk run --host 127.0.0.1 --port 5000
+
+widget/node_modules/.package-lock.json: widget/package-lock.json
+	cd widget && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+widget: widget/node_modules/.package-lock.json
+	cd widget && node build.mjs
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: $(BIN)/.installed-test widget/node_modules/.package-lock.json chromium
+	$(BIN)/pytest
+	@if [ -n "$$COPYDESK_TEST_DATABASE_URL" ]; then \
+	  echo "== the whole suite again on PostgreSQL ($$COPYDESK_TEST_DATABASE_URL)"; \
+	  $(BIN)/pytest --db=postgresql; \
+	fi
+
+bench: $(BIN)/.installed-test widget/node_modules/.package-lock.json
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) widget/node_modules build dist

@@ -1,0 +1,85 @@
+"""Copydesk: typo reports from readers, triaged by editors."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from . import config
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _static_folder():
+    # In the wheel the built widget lives inside the package; in a checkout, at the top level.
+    packaged = PACKAGE_DIR / "static"
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent.parent / "static"
+
+
+def _instance_secret(instance_path):
+    """A key generated once and kept, so sessions survive restarts on one machine."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(test_config=None):
+    app = Flask(__name__, instance_relative_config=True,
+                static_folder=str(_static_folder()), static_url_path="/static",
+                instance_path=os.environ.get("COPYDESK_INSTANCE_PATH") or None)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    # Defaults first, then the instance config file, then COPYDESK_* variables, then tests.
+    app.config.from_mapping(config.defaults())
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("COPYDESK")
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _instance_secret(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = "sqlite:///" + str(Path(app.instance_path) / "copydesk.sqlite3")
+    app.config.update(
+        SQLALCHEMY_DATABASE_URI=app.config["DATABASE_URL"],
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        RATELIMIT_STORAGE_URI=app.config["RATELIMIT_STORAGE_URL"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
+    )
+
+    # Behind N trusted proxies, take the client address and scheme from their headers.
+    if int(app.config["TRUSTED_PROXIES"]):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        n = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    from .db import configure_sqlite, db
+    from .extensions import csrf, limiter, login_manager, migrate
+    db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine, app.config["SQLITE_SYNCHRONOUS"])
+    migrate.init_app(app, db, directory=str(PACKAGE_DIR / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+
+    from . import api, auth, dashboard, demo, security
+    # The widget's API takes JSON from other origins and carries no cookies: no CSRF there.
+    csrf.exempt(api.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(dashboard.bp)
+    app.register_blueprint(demo.bp)
+    security.init_app(app)
+
+    from .cli import register_commands
+    register_commands(app)
+    return app

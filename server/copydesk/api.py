@@ -1,0 +1,139 @@
+"""The public JSON API the widget talks to: ``/api/v1``."""
+
+import sqlalchemy as sa
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from .db import db
+from .intake import file_submission
+from .models import Site
+from .schemas import MAX_COMMENT, MAX_CONTEXT, ReportCreatedSchema, ReportSchema, WidgetConfigSchema
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+report_schema = ReportSchema()
+created_schema = ReportCreatedSchema()
+
+
+def error_response(status, errors):
+    """Every API error has one shape: ``{"errors": {field: [messages]}}``."""
+    if isinstance(errors, str):
+        errors = {"_request": [errors]}
+    response = jsonify(errors=errors)
+    response.status_code = status
+    return response
+
+
+@bp.app_errorhandler(HTTPException)
+def handle_http_error(error):
+    # Under /api/ every error is JSON, including routing errors no view saw.
+    if not request.path.startswith(bp.url_prefix + "/"):
+        return error
+    response = error_response(error.code, error.description)
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(error.valid_methods or [])
+    return response
+
+
+def _origin_known(origin):
+    """Is this Origin allowed for any site? Decides preflights and error responses
+    before the body (and so the site) is known."""
+    if not origin:
+        return False
+    return db.session.scalar(
+        sa.select(Site.id).where(Site.allowed_origins_json.contains(f'"{origin}"', autoescape=True))
+        .limit(1)) is not None
+
+
+@bp.before_request
+def _guard_body():
+    g.cors_origin = None
+    origin = request.headers.get("Origin")
+    if origin and _origin_known(origin):
+        g.cors_origin = origin
+    if request.method != "POST":
+        return None
+    # Refuse big bodies before reading them; also enforced while streaming.
+    request.max_content_length = current_app.config["MAX_BODY_BYTES"]
+    if request.content_length is not None and request.content_length > request.max_content_length:
+        return error_response(413, f"The request body is larger than {request.max_content_length} bytes.")
+    if request.mimetype != "application/json":
+        return error_response(415, "Send the report as application/json.")
+    return None
+
+
+@bp.after_request
+def _cors(response):
+    # Only allowed origins may read our answers; never with cookies.
+    origin = g.get("cors_origin")
+    if origin:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    response.vary.add("Origin")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/reports", methods=["OPTIONS"])
+def reports_preflight():
+    if not g.cors_origin:
+        return error_response(403, "This origin may not send reports.")
+    response = current_app.response_class(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@bp.post("/reports")
+def create_report():
+    payload = request.get_json(silent=True)
+    if payload is None:
+        return error_response(400, "The body is not valid JSON.")
+    if not isinstance(payload, dict):
+        return error_response(400, "The body must be a JSON object.")
+
+    site_key = payload.get("site")
+    site = None
+    if isinstance(site_key, str) and site_key:
+        site = db.session.scalar(sa.select(Site).where(Site.key == site_key))
+        if site is None:
+            return error_response(404, {"site": ["Unknown site."]})
+        origin = request.headers.get("Origin")
+        if origin and origin not in site.allowed_origins:
+            g.cors_origin = None
+            return error_response(403, {"_request": [f"The origin {origin} may not send reports for this site."]})
+        if origin:
+            g.cors_origin = origin
+
+    try:
+        data = report_schema.load(payload)
+    except ValidationError as err:
+        return error_response(422, err.messages)
+    if len(data["exact"]) > site.max_selection:
+        return error_response(422, {"exact": [f"Select at most {site.max_selection} characters."]})
+
+    if data["website"]:
+        # Honeypot filled: only bots see this field. Answer as if accepted, store nothing.
+        current_app.logger.info("honeypot: dropped a report for site %s", site.id)
+        return jsonify(id=0, joined=False, count=0), 201
+
+    result = file_submission(site, data, ip=request.remote_addr,
+                             user_agent=request.headers.get("User-Agent"))
+    # A replay answers exactly what the first send was answered.
+    return jsonify(created_schema.dump(result)), 201
+
+
+@bp.get("/sites/<key>/widget-config")
+def widget_config(key):
+    site = db.first_or_404(sa.select(Site).where(Site.key == key), description="Unknown site.")
+    return jsonify(WidgetConfigSchema().dump({
+        "lang": site.language, "max_selection": site.max_selection,
+        "max_context": MAX_CONTEXT, "max_comment": MAX_COMMENT}))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    from .openapi import build_spec
+    return jsonify(build_spec())

@@ -1,0 +1,189 @@
+"""marshmallow schemas for every input: the widget's report and the dashboard's actions."""
+
+import re
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates
+
+from .models import RESOLUTIONS
+from .text import is_http_url, normalize_block, normalize_inline
+
+MAX_CONTEXT = 64
+MAX_COMMENT = 1000
+MAX_SELECTION = 300  # default; each site may set its own
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+class InlineText(fields.String):
+    """One line of page text, whitespace-normalized as the widget reads it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalize_inline(super()._deserialize(value, attr, data, **kwargs))
+
+
+class BlockText(fields.String):
+    """Free text from the reader; line breaks kept, control characters dropped."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return normalize_block(super()._deserialize(value, attr, data, **kwargs))
+
+
+class HttpUrl(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        value = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not is_http_url(value):
+            raise ValidationError("Must be an http(s) URL.")
+        return value
+
+
+class ReportSchema(Schema):
+    """What the widget sends for one report (flat, so errors name fields directly)."""
+
+    site = fields.String(required=True, validate=validate.Length(1, 64),
+                         metadata={"description": "The site's public key (data-site)."})
+    idempotency_key = fields.String(
+        required=True, validate=validate.Regexp(IDEMPOTENCY_KEY, error="Must be 8–64 letters, digits, - or _."),
+        metadata={"description": "Client-generated; a replay answers the first result."})
+    url = HttpUrl(required=True, validate=validate.Length(max=2048),
+                  metadata={"description": "The page address (location.href)."})
+    canonical_url = HttpUrl(load_default=None, allow_none=True, validate=validate.Length(max=2048))
+    title = InlineText(load_default="", validate=validate.Length(max=500))
+    lang = fields.String(load_default="", validate=validate.Regexp(
+        r"^$|^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$", error="Must be a language tag such as en or pt-BR."))
+    article_id = InlineText(load_default="", validate=validate.Length(max=200))
+    article_section = InlineText(load_default="", validate=validate.Length(max=200))
+    article_author = InlineText(load_default="", validate=validate.Length(max=200))
+    article_published = InlineText(load_default="", validate=validate.Length(max=64))
+    exact = InlineText(required=True, metadata={"description": "The selected text, whitespace-normalized."})
+    prefix = InlineText(load_default="", validate=validate.Length(max=MAX_CONTEXT))
+    suffix = InlineText(load_default="", validate=validate.Length(max=MAX_CONTEXT))
+    position = fields.Integer(load_default=None, allow_none=True, strict=True,
+                              validate=validate.Range(min=0, max=10_000_000),
+                              metadata={"description": "Offset of the selection in the article text."})
+    comment = BlockText(load_default="", validate=validate.Length(max=MAX_COMMENT))
+    suggestion = BlockText(load_default="", validate=validate.Length(max=MAX_COMMENT))
+    website = fields.String(load_default="", validate=validate.Length(max=200),
+                            metadata={"description": "Honeypot: people leave it empty."})
+
+    @validates("exact")
+    def _exact_not_blank(self, value, data_key):
+        stripped = value.strip()
+        if not stripped:
+            raise ValidationError("Select the text with the error.")
+        if len(stripped) > MAX_SELECTION * 10:
+            raise ValidationError(f"Select at most {MAX_SELECTION} characters.")
+
+    @post_load
+    def _strip_selection(self, data, **kwargs):
+        # Edges of the selection are kept in prefix/suffix; the selection itself is trimmed.
+        data["exact"] = data["exact"].strip()
+        data["prefix"] = data["prefix"].lstrip()
+        data["suffix"] = data["suffix"].rstrip()
+        data["lang"] = data["lang"].lower()
+        return data
+
+
+class ReportCreatedSchema(Schema):
+    id = fields.Integer(required=True, metadata={"description": "The report the send was filed under."})
+    joined = fields.Boolean(required=True, metadata={"description": "True if it joined an existing report."})
+    count = fields.Integer(required=True, metadata={"description": "Submissions on that report."})
+
+
+class ErrorSchema(Schema):
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+
+
+class WidgetConfigSchema(Schema):
+    lang = fields.String(required=True)
+    max_selection = fields.Integer(required=True)
+    max_context = fields.Integer(required=True)
+    max_comment = fields.Integer(required=True)
+
+
+class ReportActionSchema(Schema):
+    """A dashboard action on one report (form fields)."""
+
+    class Meta:
+        unknown = EXCLUDE  # the CSRF token and the submit button ride along
+
+    action = fields.String(required=True, validate=validate.OneOf(
+        ["confirm", "close", "reopen", "note"]))
+    resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
+    note = BlockText(load_default="", validate=validate.Length(max=5000))
+    # The status the editor saw; if someone changed it meanwhile, the action is refused.
+    expected_status = fields.String(load_default=None)
+
+    @post_load
+    def _close_needs_resolution(self, data, **kwargs):
+        if data["action"] == "close" and not data.get("resolution"):
+            raise ValidationError("Choose a resolution.", "resolution")
+        if data["action"] == "note" and not data["note"]:
+            raise ValidationError("Write a note.", "note")
+        return data
+
+
+def _origin(value):
+    from urllib.parse import urlsplit
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or parts.username:
+        raise ValidationError(f"{value!r} is not an origin like https://news.example.com.")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+class OriginList(fields.String):
+    """Origins one per line (or separated by spaces/commas), each scheme://host[:port]."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return sorted({_origin(v) for v in re.split(r"[\s,]+", text) if v})
+
+
+class SiteSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = InlineText(required=True, validate=validate.Length(1, 200))
+    origins = OriginList(required=True)
+    language = fields.String(load_default="en", validate=validate.Regexp(
+        r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="Use a language code such as en or ru."))
+    max_selection = fields.Integer(load_default=300, validate=validate.Range(20, 2000))
+
+    @validates("origins")
+    def _some_origin(self, value, data_key):
+        if not value:
+            raise ValidationError("Add at least one origin.")
+
+
+class EditorSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    name = InlineText(load_default="", validate=validate.Length(max=200))
+    role = fields.String(load_default="editor", validate=validate.OneOf(["admin", "editor"]))
+
+
+class PasswordChangeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    current_password = fields.String(required=True)
+    new_password = fields.String(required=True, validate=validate.Length(
+        12, 200, error="Use 12 to 200 characters."))
+
+
+class ReportFilterSchema(Schema):
+    """The dashboard list's query string."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    site = fields.Integer(load_default=None)
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "new", "confirmed", "closed", "all"]))
+    resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
+    since = fields.Date(load_default=None)
+    until = fields.Date(load_default=None)
+    q = InlineText(load_default="", validate=validate.Length(max=200))
+    sort = fields.String(load_default="newest", validate=validate.OneOf(["newest", "most"]))
+    after = fields.String(load_default=None, validate=validate.Regexp(r"^\d+(:\d+)?$"))
+    before = fields.String(load_default=None, validate=validate.Regexp(r"^\d+(:\d+)?$"))

@@ -1,0 +1,250 @@
+"""Shared fixtures: a fresh database per test, the app, a live server and a browser.
+
+The database is SQLite by default. ``pytest --db=postgresql`` runs the same tests on
+the PostgreSQL at ``COPYDESK_TEST_DATABASE_URL`` (``make test`` does both when it is set).
+"""
+
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from copydesk import create_app
+from copydesk.db import db
+
+CHROMIUM = os.environ.get("COPYDESK_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+# Limits generous enough for a whole test run from 127.0.0.1; rate-limit tests set their own.
+TEST_LIMITS = {"RATELIMIT_REPORTS_PER_IP": "10000 per minute",
+               "RATELIMIT_REPORTS_PER_SITE": "10000 per minute",
+               "RATELIMIT_LOGIN": "10000 per minute"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db", choices=["sqlite", "postgresql"], default="sqlite",
+                     help="Database to run the tests on (postgresql needs COPYDESK_TEST_DATABASE_URL).")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "postgresql_only: needs the PostgreSQL backend")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--db") != "postgresql":
+        skip = pytest.mark.skip(reason="runs with --db=postgresql")
+        for item in items:
+            if "postgresql_only" in item.keywords:
+                item.add_marker(skip)
+
+
+def _migrate(url, instance):
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True})
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(request, tmp_path_factory):
+    """Migrate once per run: a template SQLite file to copy, or the PostgreSQL schema."""
+    instance = tmp_path_factory.mktemp("template")
+    os.environ["COPYDESK_INSTANCE_PATH"] = str(instance)
+    if request.config.getoption("--db") == "postgresql":
+        url = os.environ.get("COPYDESK_TEST_DATABASE_URL")
+        if not url:
+            pytest.exit("--db=postgresql needs COPYDESK_TEST_DATABASE_URL", returncode=2)
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        engine.dispose()
+        _migrate(url, instance)
+        return {"kind": "postgresql", "url": url}
+    path = instance / "template.sqlite3"
+    _migrate(f"sqlite:///{path}", instance)
+    return {"kind": "sqlite", "path": path}
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    """A database URL holding a freshly migrated, empty schema for this test."""
+    if database_template["kind"] == "sqlite":
+        path = tmp_path / "copydesk.sqlite3"
+        shutil.copy(database_template["path"], path)
+        return f"sqlite:///{path}"
+    url = database_template["url"]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(sa.text(
+            "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"))]
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path):
+    """The settings the ``app`` fixture is made with; tests may update it first."""
+    return {"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url, **TEST_LIMITS}
+
+
+@pytest.fixture
+def app(app_config, tmp_path, monkeypatch):
+    """A Copydesk app on a fresh database."""
+    monkeypatch.setenv("COPYDESK_INSTANCE_PATH", str(tmp_path / "instance"))
+    app = create_app(app_config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def csrf_token(html):
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+class AuthActions:
+    """Log a test client in and out as an editor, the way a browser would (with CSRF)."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, email="editor@example.com", password="correct horse battery"):
+        page = self._client.get("/login")
+        return self._client.post("/login", data={
+            "email": email, "password": password, "csrf_token": csrf_token(page.text)})
+
+    def token(self, path="/reports"):
+        return csrf_token(self._client.get(path).text)
+
+    def logout(self):
+        return self._client.post("/logout", data={"csrf_token": self.token()})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def make_editor(app):
+    """Create an editor: ``make_editor(email, password, role)``."""
+    from copydesk.models import Editor
+
+    def make(email="editor@example.com", password="correct horse battery", role="editor", name="Eddie Tor"):
+        with app.app_context():
+            editor = Editor(email=email, name=name, role=role)
+            editor.set_password(password)
+            db.session.add(editor)
+            db.session.commit()
+            return editor.id
+    return make
+
+
+@pytest.fixture
+def make_site(app):
+    """Create a site: ``make_site(origins=[...])`` returns its key."""
+    from copydesk.models import Site
+
+    def make(name="Daily", origins=("https://daily.example.com",), **fields):
+        with app.app_context():
+            site = Site(name=name, **fields)
+            site.allowed_origins = list(origins)
+            db.session.add(site)
+            db.session.commit()
+            return site.key
+    return make
+
+
+class LiveServer:
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a real port in a background thread (``.url``, ``.app``)."""
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def demo(live_server):
+    """The demo site, article and editor, seeded into the live server's database."""
+    from copydesk.demo import seed_demo
+    with live_server.app.app_context():
+        site, email, password = seed_demo(
+            [live_server.url, f"http://localhost:{live_server.port}"], password="demo-password-123")
+        key = site.key
+    return {"site_key": key, "email": email, "password": password,
+            "article_url": live_server.url + "/demo/"}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's) for the whole run."""
+    from playwright.sync_api import sync_playwright
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_context(browser):
+    """Make browser contexts with custom options; all are closed after the test."""
+    contexts = []
+
+    def make(**kwargs):
+        context = browser.new_context(**kwargs)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context):
+    """A page in a fresh browser context."""
+    return new_context().new_page()
+
+
+def rows(app, statement):
+    """Run a select in the app's database and return all rows."""
+    with app.app_context():
+        return db.session.execute(statement).all()
