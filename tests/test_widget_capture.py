@@ -1,0 +1,117 @@
+"""What the widget reads from the page: the selection in its context, across
+element boundaries, with whitespace normalized; and what it refuses to read."""
+
+import pytest
+from playwright.sync_api import expect
+from widget_pages.helpers import THANKS, open_dialog, pages, select_text, submissions  # noqa: F401
+
+
+@pytest.fixture
+def capture_page(page, pages):  # noqa: F811
+    page.goto(pages.url("/capture.html"))
+    return page
+
+
+def send(dialog):
+    dialog.get_by_role("button", name="Send").click()
+    expect(dialog).to_contain_text(THANKS)
+
+
+@pytest.mark.parametrize(("start", "end", "exact"), [
+    ("ends here.", "Second paragraph", "ends here. Second paragraph"),
+    ("Alpha", "Beta", "Alpha item Beta"),
+    ("Cell two", "Head three", "Cell two Head three"),
+    ("Line one", "line two", "Line one line two"),
+    ("Non", "hyphen", "Non breaking spaces, zerowidthjoined and softhyphen"),
+], ids=["paragraphs", "list-items", "table-cells", "br", "nbsp-zero-width-soft-hyphen"])
+def test_selection_across_blocks_reads_as_spaced_text(capture_page, start, end, exact):
+    select_text(capture_page, start, end)
+    dialog = open_dialog(capture_page)
+    expect(dialog.locator("mark")).to_have_text(exact)
+
+
+def test_backwards_selection_is_stored_like_a_forward_one(capture_page, live_server):
+    select_text(capture_page, "paragraph ends", "starts here", backwards=True)
+    assert capture_page.evaluate("getSelection().anchorNode.data.includes('Second')")
+    send(open_dialog(capture_page))
+
+    [row] = submissions(live_server.app)
+    assert row.exact == "paragraph ends here. Second paragraph starts here"
+    assert row.prefix == "Capture fixture First "
+    assert row.suffix == ". Alpha item Beta item Cell one Cell two Head three Cell four Line one"[:64]
+    assert row.position == len("Capture fixture First ")
+
+
+def test_context_skips_hidden_text(capture_page, live_server):
+    select_text(capture_page, "should stay")
+    send(open_dialog(capture_page))
+    [row] = submissions(live_server.app)
+    assert row.suffix.startswith(" text. Form: editable words here")
+
+
+@pytest.mark.parametrize("field", ["#field", "#area", "#editable"])
+def test_selection_in_a_form_field_is_ignored(capture_page, field):
+    # Ctrl+Enter often submits the page's own comment forms: it must stay theirs.
+    capture_page.focus(field)
+    capture_page.evaluate("""f => { const e = document.querySelector(f);
+        if (e.select) e.select(); else getSelection().selectAllChildren(e); }""", field)
+    capture_page.keyboard.press("Control+Enter")
+    capture_page.wait_for_timeout(400)
+    expect(capture_page.get_by_role("dialog")).to_have_count(0)
+
+
+def test_empty_selection_shows_how_to_report(capture_page):
+    capture_page.evaluate("getSelection().removeAllRanges()")
+    dialog = open_dialog(capture_page)
+    expect(dialog).to_contain_text("To report an error, select the text that contains it, then press Ctrl + Enter.")
+    expect(dialog.get_by_role("textbox")).to_have_count(0)
+    expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+
+
+def test_selection_over_the_limit_is_refused_not_truncated(capture_page, live_server):
+    select_text(capture_page, "Long:", "The end.")
+    dialog = open_dialog(capture_page)
+    expect(dialog).to_contain_text("Please select at most 300 characters.")
+    expect(dialog.get_by_role("button", name="Send")).to_have_count(0)
+    assert submissions(live_server.app) == []
+
+
+def test_site_limit_from_data_max_selection(page, pages):  # noqa: F811
+    url = pages.article("/limit.html", "<p>twenty-five characters!</p>", script_attrs='data-max-selection="20"')
+    page.goto(url)
+    select_text(page, "twenty-five characters!")
+    expect(open_dialog(page)).to_contain_text("Please select at most 20 characters.")
+
+
+def test_article_root_from_data_root(page, pages, live_server):  # noqa: F811
+    url = pages.article("/root.html", '<div class="story"><p>Only this story counts.</p></div><p>Not this.</p>',
+                        script_attrs='data-root=".story"')
+    page.goto(url)
+    select_text(page, "this story")
+    send(open_dialog(page))
+    [row] = submissions(live_server.app)
+    assert (row.prefix, row.exact, row.suffix) == ("Only ", "this story", " counts.")
+
+
+def test_markup_looking_page_text_stays_text(capture_page, live_server):
+    alerts = []
+    capture_page.on("dialog", lambda d: (alerts.append(d.message), d.dismiss()))
+    payload = "<img src=x onerror=alert(1)>"
+    select_text(capture_page, payload)
+    dialog = open_dialog(capture_page)
+    expect(dialog.locator("mark")).to_have_text(payload)
+    assert capture_page.evaluate(
+        "document.querySelector('copydesk-dialog').shadowRoot.querySelectorAll('img').length") == 0
+    send(dialog)
+    assert alerts == []
+    [row] = submissions(live_server.app)
+    assert row.exact == payload
+
+
+def test_triple_clicked_paragraph_reads_without_the_next_one(capture_page, live_server):
+    # Chrome ends a triple-click selection at the start of the next block.
+    capture_page.get_by_text("First paragraph ends here.").click(click_count=3)
+    send(open_dialog(capture_page))
+    [row] = submissions(live_server.app)
+    assert (row.prefix, row.exact) == ("Capture fixture ", "First paragraph ends here.")
+    assert row.suffix.startswith(" Second paragraph starts here.")
