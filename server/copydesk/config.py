@@ -30,15 +30,25 @@ SETTINGS = [
     Setting("RATELIMIT_STORAGE_URL", "memory://",
             "Where rate-limit counters live. `memory://` for one process; "
             "`redis://host:6379/0` when several app processes share the limits."),
-    Setting("RATELIMIT_REPORTS_PER_IP", "5 per minute;20 per hour;60 per day",
-            "Reports one IP address may send (Flask-Limiter syntax, `;`-separated)."),
-    Setting("RATELIMIT_REPORTS_PER_SITE", "120 per minute;2000 per hour",
-            "Reports one site may receive from all readers together."),
+    Setting("RATELIMIT_REPORTS_PER_IP", "10 per 5 minutes;30 per hour;100 per day",
+            "Report sends one client address may make, in Flask-Limiter syntax with `;` between "
+            "limits. Every send counts, except that a retry of a report already accepted is "
+            "always answered. Looser than Mistape's 5 per 5 minutes, 15 per 30 minutes, 30 per "
+            "day because one careful reader may report several typos in a long article and many "
+            "readers can share one address (office, campus, mobile carrier NAT)."),
+    Setting("RATELIMIT_REPORTS_PER_SITE", "60 per minute;1000 per hour",
+            "Reports one site may receive from all readers together; only stored reports count. "
+            "Room for a viral article whose headline typo many readers report, while a flood "
+            "from many addresses cannot bury the editors in more than this."),
+    Setting("RATELIMIT_WIDGET_CONFIG", "60 per minute",
+            "Requests for a site's widget configuration one client address may make."),
     Setting("RATELIMIT_LOGIN", "10 per 15 minutes",
-            "Login attempts per IP address and, separately, per account."),
+            "Dashboard login attempts per client address and, separately, per account email; "
+            "every attempt counts, right or wrong."),
     Setting("TRUSTED_PROXIES", 0,
-            "How many reverse proxies in front of Copydesk set `X-Forwarded-For`/`-Proto`. "
-            "0 (default) ignores those headers entirely."),
+            "How many reverse proxies in front of Copydesk set `X-Forwarded-For`/`-Proto`/`-Host`. "
+            "0 (default) ignores those headers entirely, so a client cannot fake its address "
+            "to dodge the rate limits; set it to 1 behind one nginx or load balancer."),
     Setting("SESSION_COOKIE_SECURE", None,
             "Send the editor session cookie over HTTPS only. Default: on when the request "
             "came over HTTPS (directly or through a trusted proxy)."),

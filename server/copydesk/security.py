@@ -1,4 +1,5 @@
-"""Security headers for every response, strict CSP on dashboard pages."""
+"""Security headers for every response, a strict CSP on every page but the widget's API
+and the demo article, and the editor session cookie's Secure flag."""
 
 from flask import request
 from flask.sessions import SecureCookieSessionInterface
@@ -14,7 +15,9 @@ def init_app(app):
         headers = response.headers
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
-        if request.blueprint in ("dashboard", "auth"):
+        # Strict everywhere but the widget's API and the demo article (a publisher's page
+        # stand-in); error pages outside any blueprint, such as a 404, get it too.
+        if request.blueprint not in ("api", "demo") and request.endpoint != "static":
             headers.setdefault("Content-Security-Policy", DASHBOARD_CSP)
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Cache-Control", "no-store")

@@ -1,0 +1,177 @@
+"""Who may do what on every dashboard and auth route, and CSRF on every form.
+
+ROUTES lists each (endpoint, method) with the answer for an anonymous visitor, an
+editor and an admin; a test fails when the app has a route this table does not name,
+so a new route cannot ship without its access rule being tested.
+"""
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+from flask import url_for
+from werkzeug.security import generate_password_hash
+
+from conftest import csrf_token
+from copydesk.db import db
+from copydesk.models import Editor, Report, Site, Submission
+
+PASSWORD = "correct horse battery"
+LOGIN = "login"  # redirected to the login page, nothing done
+ROLES = ("anonymous", "editor", "admin")
+
+
+@dataclass(frozen=True)
+class Route:
+    anonymous: object
+    editor: int
+    admin: int
+    form: dict = field(default_factory=dict)
+    changes_data: bool = False  # an allowed POST changes rows
+
+    def expected(self, role):
+        return getattr(self, role)
+
+
+ROUTES = {
+    ("auth.login", "GET"): Route(200, 302, 302),
+    ("auth.login", "POST"): Route(302, 302, 302, form={"email": "editor@example.com", "password": PASSWORD}),
+    ("auth.logout", "POST"): Route(LOGIN, 302, 302),
+    ("dashboard.index", "GET"): Route(LOGIN, 302, 302),
+    ("dashboard.reports", "GET"): Route(LOGIN, 200, 200),
+    ("dashboard.report", "GET"): Route(LOGIN, 200, 200),
+    ("dashboard.report_action", "POST"): Route(LOGIN, 302, 302, changes_data=True, form={
+        "action": "note", "note": "Checked with the desk."}),
+    ("dashboard.account", "GET"): Route(LOGIN, 200, 200),
+    ("dashboard.account", "POST"): Route(LOGIN, 302, 302, changes_data=True, form={
+        "current_password": PASSWORD, "new_password": "a brand new passphrase"}),
+    ("dashboard.sites", "GET"): Route(LOGIN, 403, 200),
+    ("dashboard.sites", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={
+        "name": "Weekly", "origins": "https://weekly.example.com", "language": "en"}),
+    ("dashboard.site", "GET"): Route(LOGIN, 403, 200),
+    ("dashboard.site", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={
+        "name": "Daily renamed", "origins": "https://daily.example.com", "language": "en"}),
+    ("dashboard.editors", "GET"): Route(LOGIN, 403, 200),
+    ("dashboard.editors", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={
+        "email": "new.editor@example.com", "name": "New Editor", "role": "editor"}),
+    ("dashboard.editor_active", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={"active": "0"}),
+}
+POST_ROUTES = [key for key in ROUTES if key[1] == "POST"]
+
+
+def app_routes(app):
+    return {(rule.endpoint, method)
+            for rule in app.url_map.iter_rules() if rule.endpoint.split(".")[0] in ("dashboard", "auth")
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+@pytest.fixture(scope="module")
+def password_hash():
+    # Scrypt at a low work factor: these tests are about routes, not hashing, and log in ~200 times.
+    return generate_password_hash(PASSWORD, method="scrypt:1024:8:1")
+
+
+@pytest.fixture
+def world(app, password_hash, make_site):
+    """An admin, an editor, a third editor to act on, a site and a report with a submission;
+    answers the URL arguments routes take."""
+    make_site(origins=["https://daily.example.com"])
+    with app.app_context():
+        editors = [Editor(email=f"{name}@example.com", name=name.title(), role=role, password_hash=password_hash)
+                   for name, role in (("admin", "admin"), ("editor", "editor"), ("other", "editor"))]
+        db.session.add_all(editors)
+        site_id = db.session.scalar(sa.select(Site.id))
+        report = Report(site_id=site_id, anchor_key="k" * 64, group_key="k" * 64,
+                        page_url="https://daily.example.com/a", page_key="https://daily.example.com/a",
+                        exact="teh", title="An article")
+        db.session.add(report)
+        db.session.flush()
+        db.session.add(Submission(report_id=report.id, site_id=site_id, idempotency_key="world-0001",
+                                  comment="the", ip_hash="0" * 32, user_agent="UA"))
+        db.session.commit()
+        return {"report_id": report.id, "site_id": site_id, "editor_id": editors[2].id}
+
+
+def route_url(app, endpoint, world):
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    with app.test_request_context():
+        return url_for(endpoint, **{name: world[name] for name in rule.arguments})
+
+
+def snapshot(app):
+    """Every row of every table, to tell whether a request changed anything."""
+    with app.app_context():
+        return {table.name: db.session.execute(sa.select(table).order_by(*table.primary_key.columns)).all()
+                for table in db.metadata.sorted_tables}
+
+
+def sign_in(client, role):
+    """Log in as the role (or not) and answer a CSRF token of this session."""
+    if role != "anonymous":
+        page = client.get("/login")
+        response = client.post("/login", data={"email": f"{role}@example.com", "password": PASSWORD,
+                                               "csrf_token": csrf_token(page.text)})
+        assert response.status_code == 302
+        return csrf_token(client.get("/account").text)
+    return csrf_token(client.get("/login").text)
+
+
+def test_every_dashboard_and_auth_route_has_an_access_rule(app):
+    missing = app_routes(app) - set(ROUTES)
+    assert not missing, f"add these routes to ROUTES in {__name__} with who may use them: {missing}"
+    assert not set(ROUTES) - app_routes(app), "ROUTES names routes the app no longer has"
+
+
+@pytest.mark.parametrize("endpoint, method, role", [
+    (endpoint, method, role) for (endpoint, method) in ROUTES for role in ROLES])
+def test_route_answers_each_role_as_its_rule_says(app, client, world, endpoint, method, role):
+    rule = ROUTES[(endpoint, method)]
+    token = sign_in(client, role)
+    url = route_url(app, endpoint, world)
+    before = snapshot(app)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data={**rule.form, "csrf_token": token})
+    expected = rule.expected(role)
+
+    if expected == LOGIN:
+        assert response.status_code == 302
+        location = urlsplit(response.headers["Location"])
+        assert location.path == "/login"
+        if method == "GET":
+            assert location.query == "next=" + url.replace("/", "%2F")
+        assert snapshot(app) == before
+        return
+    assert response.status_code == expected, response.text[:500]
+    if expected == 403:
+        assert "Forbidden" in response.text
+        assert snapshot(app) == before
+    elif method == "POST" and rule.changes_data:
+        assert snapshot(app) != before
+
+
+@pytest.mark.parametrize("endpoint", [e for e, m in POST_ROUTES])
+def test_post_without_csrf_token_is_refused(app, client, world, endpoint):
+    role = "anonymous" if endpoint == "auth.login" else "admin"
+    sign_in(client, role)
+    before = snapshot(app)
+    response = client.post(route_url(app, endpoint, world), data=ROUTES[(endpoint, "POST")].form)
+    assert response.status_code == 400
+    assert "The CSRF token is missing." in response.text
+    assert snapshot(app) == before
+    # Nothing happened to the session either: no login, no logout.
+    assert (client.get("/reports").status_code == 200) is (role == "admin")
+
+
+@pytest.mark.parametrize("endpoint", [e for e, m in POST_ROUTES])
+def test_post_with_another_sessions_csrf_token_is_refused(app, client, world, endpoint):
+    forged = sign_in(app.test_client(), "admin")  # the attacker's own valid token
+    sign_in(client, "anonymous" if endpoint == "auth.login" else "admin")
+    before = snapshot(app)
+    response = client.post(route_url(app, endpoint, world),
+                           data={**ROUTES[(endpoint, "POST")].form, "csrf_token": forged})
+    assert response.status_code == 400
+    assert "The CSRF tokens do not match." in response.text
+    assert snapshot(app) == before

@@ -1,0 +1,208 @@
+"""Readers' privacy: no raw IP anywhere we keep data, no cookies on the widget's
+requests, and ``copydesk purge`` erasing old personal fields."""
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import rows
+from copydesk.db import db
+from copydesk.extensions import limiter
+from copydesk.intake import hash_ip
+from copydesk.models import Report, Submission, utcnow
+from test_api import ORIGIN, report_body
+
+READER_IP = "203.0.113.77"
+PROXY_IP = "10.1.2.3"
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) Reader/1.0"
+
+
+@pytest.fixture
+def settings():
+    """Settings for this test's app on top of the suite's (parametrize to change)."""
+    return {}
+
+
+@pytest.fixture
+def app_config(app_config, settings):
+    return {**app_config, **settings}
+
+
+@pytest.fixture
+def site_key(make_site):
+    return make_site(origins=[ORIGIN])
+
+
+def every_stored_value(app):
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(sa.select(table)):
+                for column, value in zip(table.columns, row):
+                    yield f"{table.name}.{column.name}", value
+
+
+@pytest.mark.parametrize("settings, environ, headers", [
+    ({}, {"REMOTE_ADDR": READER_IP}, {}),
+    ({"TRUSTED_PROXIES": 1}, {"REMOTE_ADDR": PROXY_IP}, {"X-Forwarded-For": READER_IP}),
+], ids=["direct", "behind-proxy"])
+def test_raw_reader_ip_is_stored_nowhere(app, client, site_key, environ, headers, database_url):
+    headers = {"Origin": ORIGIN, "User-Agent": USER_AGENT, **headers}
+    for n, extra in enumerate([{}, {"exact": "four-hour"}, {"website": "bot"}, {"url": "bad"}]):
+        client.post("/api/v1/reports", json=report_body(site_key, idempotency_key=f"reader-{n:04}", **extra),
+                    headers=headers, environ_base=environ)
+    client.get(f"/api/v1/sites/{site_key}/widget-config", headers=headers, environ_base=environ)
+    stored = list(every_stored_value(app))
+    assert ("submission.user_agent", USER_AGENT) in stored  # the scan does see what was stored
+    leaks = [(where, value) for where, value in stored if READER_IP in str(value)]
+    assert leaks == []
+    with app.test_request_context():
+        expected = hash_ip(READER_IP)
+    assert re.fullmatch(r"[0-9a-f]{32}", expected)
+    assert {row.ip_hash for row in rows(app, sa.select(Submission.ip_hash))} == {expected}
+    # Nor in the database files' bytes (free pages, the WAL), on SQLite.
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        for file in (path, path.with_name(path.name + "-wal")):
+            if file.exists():
+                assert READER_IP.encode() not in file.read_bytes()
+    # Nor in the rate-limit counters' keys.
+    keys = list(limiter.storage.storage) + list(limiter.storage.events)
+    assert any(expected in key for key in keys)
+    assert not [key for key in keys if READER_IP in key]
+
+
+def test_ip_hash_is_keyed_by_the_secret(app):
+    from copydesk import create_app
+    with app.test_request_context():
+        ours = hash_ip(READER_IP)
+    other = create_app({**app.config, "SECRET_KEY": "another-secret", "TESTING": True})
+    with other.test_request_context():
+        theirs = hash_ip(READER_IP)
+    with other.app_context():
+        db.engine.dispose()
+    # A table of hashes of every IPv4 address is useless without the secret.
+    assert ours != theirs
+
+
+@pytest.fixture
+def logged_in_client(client, auth, make_editor):
+    """A browser that carries an editor's session cookie: the API must not touch it."""
+    make_editor()
+    auth.login()
+    assert client.get_cookie("session")
+    return client
+
+
+def api_requests(app, site_key):
+    """One request for every method of every API route, with the arguments it takes."""
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("api."):
+            continue
+        path = rule.rule.replace("<key>", site_key)
+        assert "<" not in path, f"teach api_requests the arguments of {rule.rule}"
+        for method in sorted(rule.methods - {"HEAD"}):
+            yield method, path
+
+
+def test_no_cookie_is_set_on_any_widget_or_api_response(app, logged_in_client, site_key):
+    client = logged_in_client
+    headers = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+    answers = []
+    for method, path in api_requests(app, site_key):
+        answers.append(client.open(path, method=method, headers=headers,
+                                   json=report_body(site_key) if method == "POST" else None))
+    answers += [
+        client.post("/api/v1/reports", json=report_body(site_key, website="bot"), headers=headers),
+        client.post("/api/v1/reports", json=report_body(site_key, url="bad"), headers=headers),
+        client.post("/api/v1/reports", json=report_body("nope"), headers=headers),
+        client.get("/api/v1/nothing-here"),
+        client.get("/static/copydesk.js"),
+        client.get("/static/copydesk-dialog.js"),
+    ]
+    statuses = {answer.status_code for answer in answers}
+    assert {200, 201, 204, 404, 422} <= statuses
+    for answer in answers:
+        answer.close()  # static files are streamed from an open file
+        assert "Set-Cookie" not in answer.headers, (answer.request.path, answer.headers["Set-Cookie"])
+
+
+@pytest.mark.parametrize("settings", [{"RATELIMIT_REPORTS_PER_IP": "1 per hour"}], ids=["settings"])
+def test_no_cookie_is_set_on_a_rate_limited_answer(logged_in_client, site_key):
+    logged_in_client.post("/api/v1/reports", json=report_body(site_key, idempotency_key="reader-0001"))
+    refused = logged_in_client.post("/api/v1/reports", json=report_body(site_key, idempotency_key="reader-0002"))
+    assert refused.status_code == 429
+    assert "Set-Cookie" not in refused.headers
+
+
+# --- copydesk purge ---------------------------------------------------------------------
+
+@pytest.fixture
+def aged_submissions(app, client, site_key):
+    """Three sends, then backdated: 40 days, 10 days and 0 days old. Answers their keys."""
+    ages = {"reader-old-0001": 40, "reader-mid-0002": 10, "reader-new-0003": 0}
+    for key in ages:
+        client.post("/api/v1/reports", json=report_body(site_key, idempotency_key=key),
+                    headers={"Origin": ORIGIN, "User-Agent": USER_AGENT})
+    with app.app_context():
+        for key, days in ages.items():
+            db.session.execute(sa.update(Submission).where(Submission.idempotency_key == key)
+                               .values(created_at=utcnow() - timedelta(days=days, minutes=1)))
+        db.session.commit()
+    return list(ages)
+
+
+def personal_fields(app):
+    return {row.idempotency_key: (row.ip_hash is not None, row.user_agent)
+            for row in rows(app, sa.select(Submission.idempotency_key, Submission.ip_hash, Submission.user_agent))}
+
+
+def test_purge_erases_personal_fields_of_old_submissions_only(app, runner, aged_submissions):
+    report_columns = sa.select(*Report.__table__.columns).order_by(Report.id)
+    reports_before = rows(app, report_columns)
+    assert len(reports_before) == 1
+    texts = sa.select(Submission.id, Submission.comment, Submission.suggestion,
+                      Submission.report_id, Submission.created_at).order_by(Submission.id)
+    texts_before = rows(app, texts)
+    result = runner.invoke(args=["purge", "--older-than", "30"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "Erased personal fields of 1 submission(s) older than 30 days.\n"
+    assert personal_fields(app) == {
+        "reader-old-0001": (False, None),
+        "reader-mid-0002": (True, USER_AGENT),
+        "reader-new-0003": (True, USER_AGENT),
+    }
+    assert rows(app, report_columns) == reports_before
+    assert rows(app, texts) == texts_before
+    again = runner.invoke(args=["purge", "--older-than", "30"])
+    assert again.output == "Erased personal fields of 0 submission(s) older than 30 days.\n"
+
+
+@pytest.mark.parametrize("settings", [{"RETENTION_DAYS": 7}], ids=["settings"])
+def test_purge_defaults_to_the_retention_days_setting(app, runner, aged_submissions):
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 0, result.output
+    assert "of 2 submission(s) older than 7 days" in result.output
+    assert personal_fields(app)["reader-new-0003"] == (True, USER_AGENT)
+
+
+def test_purge_without_days_is_a_clear_error_that_changes_nothing(app, runner, aged_submissions):
+    before = personal_fields(app)
+    result = runner.invoke(args=["purge"])
+    assert result.exit_code == 2
+    assert "Error: Give --older-than DAYS or set COPYDESK_RETENTION_DAYS." in result.output
+    assert personal_fields(app) == before
+
+
+@pytest.mark.parametrize("value, message", [
+    ("ten", "'ten' is not a valid integer"),
+    ("-1", "-1 is not in the range x>=0"),
+])
+def test_purge_with_bad_days_is_a_clear_error(app, runner, aged_submissions, value, message):
+    before = personal_fields(app)
+    result = runner.invoke(args=["purge", "--older-than", value])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert personal_fields(app) == before
