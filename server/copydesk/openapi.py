@@ -38,7 +38,8 @@ def build_spec():
         "get": {
             "operationId": "widgetConfig",
             "summary": "Limits and language the widget needs for a site.",
-            "parameters": [{"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "parameters": [{"name": "key", "in": "path", "required": True,
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 64}}],
             "responses": {
                 "200": {"description": "The site's widget settings.",
                         "content": {"application/json": {"schema": "WidgetConfig"}}},

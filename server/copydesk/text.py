@@ -10,7 +10,12 @@ import nh3
 # Zero-width characters and soft hyphens carry no visible text.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
 # C0/C1 controls other than tab/newline: PostgreSQL refuses NUL, and none are text.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Unpaired surrogates (a JS slice through an emoji) cannot be encoded as UTF-8 at all.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+# Browsers send location.href percent-encoded: raw spaces, controls or invisible/bidi
+# characters (which could disguise where a link goes) mean it is not a page address.
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -46,13 +51,21 @@ def normalize_page_url(url: str) -> str:
     return urlunsplit((scheme, host, path, parts.query, ""))
 
 
+def storable(value: str) -> bool:
+    """False for text no database column can hold (NUL, unpaired surrogates)."""
+    return not _UNSTORABLE.search(value)
+
+
 def is_http_url(value: str) -> bool:
     """Only http(s) URLs ever become links."""
+    if _NOT_IN_URL.search(value):
+        return False
     try:
         parts = urlsplit(value)
+        parts.port  # raises for a port that is not a number in 0-65535
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def clean_html(html: str) -> str:
