@@ -43,6 +43,10 @@ test: $(BIN)/.installed-test widget/node_modules/.package-lock.json chromium
 	fi
 
 bench: $(BIN)/.installed-test widget/node_modules/.package-lock.json
+	@command -v wrk >/dev/null 2>&1 || { \
+	  echo "Installing Debian's wrk, the load generator of the benchmarks"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run_all.py
 
 clean:

@@ -78,6 +78,8 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(demo.bp)
+    from .health import bp as health_bp
+    app.register_blueprint(health_bp)
     security.init_app(app)
 
     from .cli import register_commands

@@ -1,0 +1,99 @@
+"""Intake: accepted POST /api/v1/reports per second under ``copydesk serve`` at 32
+connections, against a bare Flask endpoint under the same gunicorn settings.
+
+Every 201 must be a committed row: the submission count in the database is checked
+against wrk's count of 201s afterwards. Peak RSS per worker is read from /proc.
+
+Run: python bench/intake.py   (BENCH_DURATION seconds per run, default 15;
+BENCH_BACKENDS=sqlite,postgresql)
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (ORIGIN, backends, bare_server, copydesk, copydesk_env, copydesk_server,  # noqa: E402
+                    env_int, heading, postgresql_available, postgresql_database, run_wrk, save_result)
+
+TARGET_RATIO = 0.5
+TARGET_RSS_MB = 150
+
+
+def prepare(backend, instance):
+    url = (f"sqlite:///{instance / 'intake.sqlite3'}" if backend == "sqlite"
+           else postgresql_database("intake"))
+    env = copydesk_env(url, instance)
+    copydesk("db", "upgrade", env=env)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO site (name, key, allowed_origins_json, language, max_selection, notify_emails, created_at) "
+            "VALUES ('Bench', 'bench-site-key', :origins, 'en', 300, '', CURRENT_TIMESTAMP)"),
+            {"origins": f'["{ORIGIN}"]'})
+    return url, engine
+
+
+def measure(server, duration, site_key):
+    figures = run_wrk(server.url + "/api/v1/reports", "post.lua", duration,
+                      env={"BENCH_SITE_KEY": site_key, "BENCH_ORIGIN": ORIGIN})
+    figures["per_second"] = round(figures["created"] / figures["seconds"], 1)
+    return figures
+
+
+def main():
+    duration = env_int("BENCH_DURATION", 15)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="copydesk-bench-") as tmp:
+        tmp = Path(tmp)
+        heading(f"Intake: bare Flask + gunicorn baseline, 32 connections, {duration}s")
+        bare = bare_server(tmp / "bare")
+        try:
+            baseline = measure(bare, duration, "bench-site-key")
+            baseline["peak_rss_mb"] = [round(v, 1) for v in bare.peak_rss_mb()]
+        finally:
+            bare.stop()
+        print(f"bare:     {baseline['per_second']:8.1f} 201/s  p50 {baseline['p50_ms']:.1f} ms  "
+              f"p99 {baseline['p99_ms']:.1f} ms  ({baseline['created']} answers, {baseline['errors']} errors)")
+        results["bare"] = baseline
+
+        for backend in backends():
+            if backend == "postgresql" and not postgresql_available():
+                print("postgresql: not reachable, skipped")
+                continue
+            instance = tmp / backend
+            instance.mkdir()
+            url, engine = prepare(backend, instance)
+            heading(f"Intake: copydesk serve on {backend}, 32 connections, {duration}s")
+            server = copydesk_server(url, instance, f"intake-{backend}")
+            try:
+                figures = measure(server, duration, "bench-site-key")
+                figures["peak_rss_mb"] = [round(v, 1) for v in server.peak_rss_mb()]
+            finally:
+                server.stop()
+            with engine.connect() as conn:
+                figures["rows"] = conn.scalar(sa.text("SELECT count(*) FROM submission"))
+            engine.dispose()
+            figures["ratio"] = round(figures["per_second"] / baseline["per_second"], 3)
+            # wrk stops counting at the deadline; sends still in flight then may be stored
+            # unanswered, so the rows may exceed the 201s by at most one per connection.
+            figures["all_committed"] = 0 <= figures["rows"] - figures["created"] <= 32
+            results[backend] = figures
+            print(f"copydesk: {figures['per_second']:8.1f} 201/s  p50 {figures['p50_ms']:.1f} ms  "
+                  f"p99 {figures['p99_ms']:.1f} ms  ({figures['created']} answers, "
+                  f"{figures['other']} non-201, {figures['errors']} socket errors)")
+            print(f"ratio to bare: {figures['ratio']:.2f} (target ≥ {TARGET_RATIO})   "
+                  f"rows in database: {figures['rows']} for {figures['created']} 201s "
+                  f"(+{figures['rows'] - figures['created']} in flight at the deadline) → "
+                  f"{'every 201 committed' if figures['all_committed'] else 'MISMATCH'}")
+            peak = max(figures["peak_rss_mb"])
+            print(f"peak RSS per worker: {', '.join(f'{v:.0f}' for v in figures['peak_rss_mb'])} MB "
+                  f"(max {peak:.0f}, target ≤ {TARGET_RSS_MB})")
+    save_result("intake", results)
+    return results
+
+
+if __name__ == "__main__":
+    main()

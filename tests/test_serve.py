@@ -1,0 +1,163 @@
+"""``copydesk serve`` (gunicorn) and ``/healthz``: a real server process, JSON logs,
+and no serving of a database the code does not match."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+import sqlalchemy as sa
+
+from conftest import rows
+from copydesk.models import Report, Submission
+from copydesk.server import MAX_DEFAULT_WORKERS, default_workers, server_options
+
+ORIGIN = "https://daily.example.com"
+COPYDESK = str(Path(sys.executable).parent / "copydesk")
+
+
+def report_body(site_key, key="serve-key-000001"):
+    return {"site": site_key, "idempotency_key": key, "url": ORIGIN + "/2026/11/storm",
+            "canonical_url": None, "title": "Storm", "lang": "en", "exact": "teh storm",
+            "prefix": "Yesterday ", "suffix": " came", "position": 10, "comment": "",
+            "suggestion": "the storm", "website": ""}
+
+
+def test_healthz_answers_ok_without_login(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    assert response.json == {"status": "ok"}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.fixture
+def make_app(tmp_path, monkeypatch):
+    """Apps with settings of the test's own; their connections are closed afterwards."""
+    from copydesk import create_app
+    from copydesk.db import db
+    monkeypatch.setenv("COPYDESK_INSTANCE_PATH", str(tmp_path / "instance"))
+    apps = []
+
+    def make(config):
+        apps.append(create_app(config))
+        return apps[-1]
+    yield make
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.mark.parametrize("url", ["sqlite:////nonexistent-copydesk-dir/missing/db.sqlite3",
+                                 "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"])
+def test_healthz_is_503_json_when_database_unreachable(make_app, url):
+    app = make_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": url})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.content_type == "application/json"
+    assert response.json == {"status": "error", "errors": {"database": ["The database is unreachable."]}}
+
+
+def test_healthz_is_never_rate_limited(app_config, make_app, monkeypatch):
+    from copydesk.extensions import limiter
+    # The limiter is one object for every app: its default limits are put back after the test.
+    monkeypatch.setattr(limiter.limit_manager, "_default_limits", [])
+    app = make_app({**app_config, "RATELIMIT_DEFAULT": "2 per minute"})
+    client = app.test_client()
+    # The default limit applies elsewhere (so the setting is live) but not to /healthz.
+    assert [client.get("/login").status_code for _ in range(3)][-1] == 429
+    assert {client.get("/healthz").status_code for _ in range(10)} == {200}
+
+
+def test_default_workers_follow_cpu_count_and_are_capped(monkeypatch):
+    import multiprocessing
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 2)
+    assert default_workers() == 5
+    monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 64)
+    assert default_workers() == MAX_DEFAULT_WORKERS
+    options = server_options({"BIND": "127.0.0.1:8000", "WORKERS": None, "THREADS": 4, "TIMEOUT": 30})
+    assert options["worker_class"] == "gthread" and options["threads"] == 4
+    assert options["workers"] == MAX_DEFAULT_WORKERS and options["timeout"] == 30
+
+
+@pytest.mark.slow
+def test_serve_takes_reports_and_logs_json_lines(app, make_site, database_url, serve):
+    site_key = make_site(origins=[ORIGIN])
+    server = serve(database_url, workers=2)
+
+    health = requests.get(server.url + "/healthz", timeout=5)
+    assert (health.status_code, health.json()) == (200, {"status": "ok"})
+    response = requests.post(server.url + "/api/v1/reports", json=report_body(site_key),
+                             headers={"Origin": ORIGIN, "User-Agent": 'agent "with quotes"'}, timeout=5)
+    assert response.status_code == 201, response.text
+    assert response.json()["joined"] is False
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert server.stop() == 0
+
+    assert rows(app, sa.select(Report.exact, Report.submission_count)) == [("teh storm", 1)]
+    assert rows(app, sa.select(Submission.idempotency_key)) == [("serve-key-000001",)]
+    access = [json.loads(line) for line in server.log_lines("stdout")]
+    post = [entry for entry in access if entry["path"] == "/api/v1/reports"]
+    assert len(post) == 1
+    assert post[0]["method"] == "POST" and post[0]["status"] == 201
+    assert post[0]["agent"] == 'agent "with quotes"' and post[0]["remote"] == "127.0.0.1"
+    assert isinstance(post[0]["duration_ms"], float) and post[0]["time"].endswith("Z")
+    # The server's own lines (stderr) are JSON too, with a level.
+    errors = [json.loads(line) for line in server.log_lines("stderr")]
+    assert any(e["logger"] == "gunicorn.error" and "Listening at" in e["message"] for e in errors)
+    assert all(e["level"] in {"debug", "info", "warning", "error", "critical"} for e in errors)
+
+
+def _serve_once(database_url, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "COPYDESK_DATABASE_URL": database_url,
+           "COPYDESK_SECRET_KEY": "x", "COPYDESK_INSTANCE_PATH": str(tmp_path / "instance")}
+    return subprocess.run([COPYDESK, "serve", "--bind", "127.0.0.1:1"], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path):
+    database = tmp_path / "empty.sqlite3"
+    result = _serve_once(f"sqlite:///{database}", tmp_path)
+    assert result.returncode == 1
+    assert "Run `copydesk db upgrade` first" in result.stderr
+    assert "none (empty database)" in result.stderr
+    assert "Listening at" not in result.stderr
+
+
+def test_serve_explains_an_unreachable_database(tmp_path):
+    result = _serve_once("postgresql+psycopg://postgres@127.0.0.1:1/nowhere", tmp_path)
+    assert result.returncode == 1
+    assert "Cannot reach the database" in result.stderr and "COPYDESK_DATABASE_URL" in result.stderr
+
+
+def test_nav_counts_are_reused_briefly_and_recounted_after_an_editors_action(
+        app, client, auth, make_editor, make_site, monkeypatch):
+    """At 200,000 reports the nav's counts cost more than the page: each process recounts
+    them at most every STATUS_COUNTS_SECONDS, and at once after an editor's action."""
+    import re
+
+    from conftest import csrf_token
+    from copydesk import dashboard
+
+    clock = [1000.0]
+    monkeypatch.setattr(dashboard, "monotonic", lambda: clock[0])
+
+    def counts():
+        page = client.get("/reports?status=all").text
+        return {s: int(re.search(rf'data-status="{s}">(\d+)<', page).group(1)) for s in ("new", "confirmed")}
+
+    site_key = make_site(origins=[ORIGIN])
+    make_editor()
+    auth.login()
+    assert counts() == {"new": 0, "confirmed": 0}
+    response = client.post("/api/v1/reports", json=report_body(site_key), headers={"Origin": ORIGIN})
+    assert response.status_code == 201
+    assert counts() == {"new": 0, "confirmed": 0}  # a new report shows within the interval…
+    clock[0] += dashboard.STATUS_COUNTS_SECONDS + 0.1
+    assert counts() == {"new": 1, "confirmed": 0}  # …not before its end
+    report_id = response.json["id"]
+    token = csrf_token(client.get(f"/reports/{report_id}").text)
+    client.post(f"/reports/{report_id}/action", data={"action": "confirm", "csrf_token": token})
+    assert counts() == {"new": 0, "confirmed": 1}  # the editor's own change shows at once
