@@ -24,7 +24,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 # Limits generous enough for a whole test run from 127.0.0.1; rate-limit tests set their own.
 TEST_LIMITS = {"RATELIMIT_REPORTS_PER_IP": "10000 per minute",
                "RATELIMIT_REPORTS_PER_SITE": "10000 per minute",
-               "RATELIMIT_LOGIN": "10000 per minute"}
+               "RATELIMIT_LOGIN": "10000 per minute",
+               "RATELIMIT_WIDGET_CONFIG": "10000 per minute"}
 
 
 def pytest_addoption(parser):
@@ -248,3 +249,99 @@ def rows(app, statement):
     """Run a select in the app's database and return all rows."""
     with app.app_context():
         return db.session.execute(statement).all()
+
+
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServeProcess:
+    """``copydesk serve`` in a subprocess of its own process group, on a free port.
+
+    stdout and stderr go to files (``.stdout_path``, ``.stderr_path``) so the JSON
+    log lines can be read after the server stops.
+    """
+
+    def __init__(self, database_url, workdir, workers=2, threads=4, env=None, port=None):
+        import subprocess
+        import sys
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.stdout_path = workdir / f"serve-{self.port}.stdout"
+        self.stderr_path = workdir / f"serve-{self.port}.stderr"
+        full_env = {**os.environ, "COPYDESK_DATABASE_URL": database_url,
+                    "COPYDESK_SECRET_KEY": "test-secret",
+                    "COPYDESK_INSTANCE_PATH": str(workdir / "instance"),
+                    **{f"COPYDESK_{k}": v for k, v in TEST_LIMITS.items()}, **(env or {})}
+        command = [str(Path(sys.executable).parent / "copydesk"), "serve",
+                   "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+        if threads:
+            full_env["COPYDESK_THREADS"] = str(threads)
+        with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
+            self.process = subprocess.Popen(command, env=full_env, stdout=out, stderr=err,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_ready(self, timeout=30):
+        import time
+
+        import requests
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"copydesk serve exited with {self.process.returncode}: "
+                                   f"{self.stderr_path.read_text()[-2000:]}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"copydesk serve not ready after {timeout}s: {self.stderr_path.read_text()[-2000:]}")
+
+    def signal(self, sig):
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout=20):
+        """SIGTERM: gunicorn finishes the requests in flight, then exits."""
+        import signal
+        import subprocess
+        if self.process.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+    def kill(self):
+        """SIGKILL to the whole process group: master and workers die at once."""
+        import signal
+        self.signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def log_lines(self, stream="stdout"):
+        path = self.stdout_path if stream == "stdout" else self.stderr_path
+        return [line for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """Start ``copydesk serve`` processes: ``serve(database_url, **options)``; all are
+    stopped after the test."""
+    started = []
+
+    def start(database_url, **options):
+        server = ServeProcess(database_url, tmp_path / "serve", **options)
+        started.append(server)
+        return server.wait_ready()
+    yield start
+    for server in started:
+        server.stop()

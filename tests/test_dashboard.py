@@ -66,7 +66,7 @@ def test_list_shows_counts_per_status_and_context(client, logged_in, site_key):
     assert re.search(r'data-status="new">2<', page.text)
     assert re.search(r'data-status="confirmed">1<', page.text)
     assert re.search(r'data-status="closed">0<', page.text)
-    assert "<mark>error number 1</mark>" in page.text
+    assert "<mark><bdi>error number 1</bdi></mark>" in page.text
     assert "The Lighthouse Keepers" in page.text
 
 
@@ -134,7 +134,8 @@ def test_detail_shows_selection_in_context_and_submissions(client, logged_in, si
                              suggestion="principal keeper"))
     page = client.get(f"/reports/{rid}")
     assert page.status_code == 200
-    assert "…Each keeper stood a four-hour watch. The <mark>principle keeper</mark> kept the accounts…" in page.text
+    assert ("…<bdi>Each keeper stood a four-hour watch. The </bdi><mark><bdi>principle keeper</bdi></mark>"
+            "<bdi> kept the accounts</bdi>…") in page.text
     assert "Principal, surely" in page.text and "principal keeper" in page.text
     assert 'href="https://daily.example.com/2026/11/lighthouse?utm=x#top"' in page.text
     assert "2 times" in page.text
@@ -222,3 +223,10 @@ def test_password_change(client, auth, make_editor):
     assert client.get("/reports").status_code == 200
     auth.logout()
     assert auth.login(password="a new long password").status_code == 302
+
+
+def test_rtl_override_in_reader_text_is_isolated(client, logged_in, site_key):
+    rid = post(client, report_body(site_key, exact="\u202eevil", prefix="before \u202e")).json["id"]
+    page = client.get(f"/reports/{rid}").text
+    assert "<mark><bdi>\u202eevil</bdi></mark>" in page
+    assert "…<bdi>before \u202e</bdi>" in page

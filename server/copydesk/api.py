@@ -2,13 +2,16 @@
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, g, jsonify, request
+from flask_limiter import RateLimitExceeded
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from .db import db
-from .intake import file_submission
+from .extensions import limiter, reporting_site, retry_after, wait_words
+from .intake import _replay, file_submission, find_site
 from .models import Site
 from .schemas import MAX_COMMENT, MAX_CONTEXT, ReportCreatedSchema, ReportSchema, WidgetConfigSchema
+from .text import storable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -39,19 +42,25 @@ def handle_http_error(error):
 def _origin_known(origin):
     """Is this Origin allowed for any site? Decides preflights and error responses
     before the body (and so the site) is known."""
-    if not origin:
+    if not origin or not storable(origin):
         return False
     return db.session.scalar(
         sa.select(Site.id).where(Site.allowed_origins_json.contains(f'"{origin}"', autoescape=True))
         .limit(1)) is not None
 
 
+def _cors_origin():
+    """The Origin to answer with CORS headers, if any. A view that knows the site
+    decides (g.cors_origin); otherwise any site's allowlist does, looked up only
+    when needed so the accepted-report path makes no extra query."""
+    if "cors_origin" not in g:
+        origin = request.headers.get("Origin")
+        g.cors_origin = origin if origin and _origin_known(origin) else None
+    return g.cors_origin
+
+
 @bp.before_request
 def _guard_body():
-    g.cors_origin = None
-    origin = request.headers.get("Origin")
-    if origin and _origin_known(origin):
-        g.cors_origin = origin
     if request.method != "POST":
         return None
     # Refuse big bodies before reading them; also enforced while streaming.
@@ -66,7 +75,7 @@ def _guard_body():
 @bp.after_request
 def _cors(response):
     # Only allowed origins may read our answers; never with cookies.
-    origin = g.get("cors_origin")
+    origin = _cors_origin()
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Expose-Headers"] = "Retry-After"
@@ -77,7 +86,7 @@ def _cors(response):
 
 @bp.route("/reports", methods=["OPTIONS"])
 def reports_preflight():
-    if not g.cors_origin:
+    if not _cors_origin():
         return error_response(403, "This origin may not send reports.")
     response = current_app.response_class(status=204)
     response.headers["Access-Control-Allow-Methods"] = "POST"
@@ -86,9 +95,51 @@ def reports_preflight():
     return response
 
 
+def _accepted_replay():
+    """The answer already given to this send, if its idempotency key was accepted before."""
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:
+        return None
+    if not isinstance(payload, dict):
+        return None
+    site_key, key = payload.get("site"), payload.get("idempotency_key")
+    if not (isinstance(site_key, str) and isinstance(key, str) and storable(site_key) and storable(key)):
+        return None
+    site = find_site(site_key)
+    origin = request.headers.get("Origin")
+    if site is None or (origin and origin not in site.allowed_origins):
+        return None
+    return _replay(site, key)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(error):
+    # The widget retries a send until it is acknowledged: a retry of a stored report is
+    # answered whatever the limits say, so it stops retrying and nothing is stored twice.
+    if request.endpoint == "api.create_report":
+        replay = _accepted_replay()
+        if replay:
+            return jsonify(created_schema.dump(replay)), 201
+    seconds = retry_after()
+    response = error_response(429, f"{error.description} Please try again in {wait_words(seconds)}.")
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 @bp.post("/reports")
+# Every send counts per address, before any database work, so a flood costs little.
+@limiter.limit(lambda: current_app.config["RATELIMIT_REPORTS_PER_IP"], scope="reports-ip",
+               error_message="Too many reports from your address.")
+# Only stored reports count per site, so junk sent with a site's key cannot block its readers.
+@limiter.limit(lambda: current_app.config["RATELIMIT_REPORTS_PER_SITE"], scope="reports-site",
+               key_func=reporting_site, deduct_when=lambda response: g.get("report_stored", False),
+               error_message="This site is receiving too many reports right now.")
 def create_report():
-    payload = request.get_json(silent=True)
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser's stack
+        payload = None
     if payload is None:
         return error_response(400, "The body is not valid JSON.")
     if not isinstance(payload, dict):
@@ -97,7 +148,7 @@ def create_report():
     site_key = payload.get("site")
     site = None
     if isinstance(site_key, str) and site_key:
-        site = db.session.scalar(sa.select(Site).where(Site.key == site_key))
+        site = find_site(site_key) if storable(site_key) else None
         if site is None:
             return error_response(404, {"site": ["Unknown site."]})
         origin = request.headers.get("Origin")
@@ -121,12 +172,17 @@ def create_report():
 
     result = file_submission(site, data, ip=request.remote_addr,
                              user_agent=request.headers.get("User-Agent"))
+    g.report_stored = not result["replay"]
     # A replay answers exactly what the first send was answered.
     return jsonify(created_schema.dump(result)), 201
 
 
 @bp.get("/sites/<key>/widget-config")
+@limiter.limit(lambda: current_app.config["RATELIMIT_WIDGET_CONFIG"], scope="widget-config",
+               error_message="Too many requests from your address.")
 def widget_config(key):
+    if not storable(key):
+        return error_response(404, "Unknown site.")
     site = db.first_or_404(sa.select(Site).where(Site.key == key), description="Unknown site.")
     return jsonify(WidgetConfigSchema().dump({
         "lang": site.language, "max_selection": site.max_selection,

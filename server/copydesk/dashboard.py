@@ -3,6 +3,7 @@
 import secrets
 from datetime import datetime, time, timedelta
 from functools import wraps
+from time import monotonic
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -40,7 +41,26 @@ def linkable(url):
 def _navigation():
     if not current_user.is_authenticated:
         return {}
-    return {"status_counts": status_counts(), "RESOLUTIONS": RESOLUTIONS}
+    return {"status_counts": nav_status_counts(), "RESOLUTIONS": RESOLUTIONS}
+
+
+STATUS_COUNTS_SECONDS = 5
+
+
+def nav_status_counts():
+    """The navigation's counts, recounted at most every few seconds per process: at
+    200,000 reports the count costs more than the rest of a page, and a flood of new
+    reports must not make every page recount. An editor's own action recounts at once."""
+    cached = current_app.extensions.get("copydesk.status_counts")
+    now = monotonic()
+    if cached is None or cached[0] < now:
+        cached = (now + STATUS_COUNTS_SECONDS, status_counts())
+        current_app.extensions["copydesk.status_counts"] = cached
+    return cached[1]
+
+
+def forget_status_counts():
+    current_app.extensions.pop("copydesk.status_counts", None)
 
 
 def status_counts(site_id=None):
@@ -200,6 +220,7 @@ def report_action(report_id):
         _record(item, "note", None, None, action["note"])
     item.updated_at = utcnow()
     db.session.commit()
+    forget_status_counts()
     flash({"confirm": "Confirmed.", "close": "Closed.", "reopen": "Reopened.", "note": "Note added."}[kind])
     return back
 

@@ -13,6 +13,16 @@ MAX_SELECTION = 300  # default; each site may set its own
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
+class FullMatch(validate.Regexp):
+    """A pattern the whole value must match: Python's ``$`` also matches before a
+    final newline, which JSON Schema's (ECMAScript) ``$`` does not."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 class InlineText(fields.String):
     """One line of page text, whitespace-normalized as the widget reads it."""
 
@@ -41,14 +51,14 @@ class ReportSchema(Schema):
     site = fields.String(required=True, validate=validate.Length(1, 64),
                          metadata={"description": "The site's public key (data-site)."})
     idempotency_key = fields.String(
-        required=True, validate=validate.Regexp(IDEMPOTENCY_KEY, error="Must be 8–64 letters, digits, - or _."),
+        required=True, validate=FullMatch(IDEMPOTENCY_KEY, error="Must be 8–64 letters, digits, - or _."),
         metadata={"description": "Client-generated; a replay answers the first result."})
     url = HttpUrl(required=True, validate=validate.Length(max=2048),
                   metadata={"description": "The page address (location.href)."})
     canonical_url = HttpUrl(load_default=None, allow_none=True, validate=validate.Length(max=2048))
     title = InlineText(load_default="", validate=validate.Length(max=500))
-    lang = fields.String(load_default="", validate=validate.Regexp(
-        r"^$|^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$", error="Must be a language tag such as en or pt-BR."))
+    lang = fields.String(load_default="", validate=[validate.Length(max=35), FullMatch(
+        r"^$|^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$", error="Must be a language tag such as en or pt-BR.")])
     article_id = InlineText(load_default="", validate=validate.Length(max=200))
     article_section = InlineText(load_default="", validate=validate.Length(max=200))
     article_author = InlineText(load_default="", validate=validate.Length(max=200))
