@@ -102,7 +102,11 @@ def test_serve_takes_reports_and_logs_json_lines(app, make_site, database_url, s
     post = [entry for entry in access if entry["path"] == "/api/v1/reports"]
     assert len(post) == 1
     assert post[0]["method"] == "POST" and post[0]["status"] == 201
-    assert post[0]["agent"] == 'agent "with quotes"' and post[0]["remote"] == "127.0.0.1"
+    assert post[0]["agent"] == 'agent "with quotes"'
+    # The address is logged as the same keyed hash the database keeps, never raw.
+    [(ip_hash,)] = rows(app, sa.select(Submission.ip_hash))
+    assert post[0]["remote_hash"] == ip_hash and "remote" not in post[0]
+    assert "127.0.0.1" not in "".join(server.log_lines("stdout"))
     assert isinstance(post[0]["duration_ms"], float) and post[0]["time"].endswith("Z")
     # The server's own lines (stderr) are JSON too, with a level.
     errors = [json.loads(line) for line in server.log_lines("stderr")]

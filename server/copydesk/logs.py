@@ -3,6 +3,8 @@
 Access lines go to stdout; the server's own messages and the app's logs to stderr.
 """
 
+import hashlib
+import hmac
 import json
 import logging
 import sys
@@ -30,7 +32,16 @@ class JsonFormatter(logging.Formatter):
 
 class JsonLogger(GunicornLogger):
     """Gunicorn's logger with JSON access lines built from a dict, so a quote or a
-    backslash in a path or user agent cannot break a line."""
+    backslash in a path or user agent cannot break a line. Client addresses are
+    logged as the same keyed hash the database keeps, never raw."""
+
+    ip_key = b""
+
+    def _remote(self, environ):
+        address = environ.get("REMOTE_ADDR")
+        if not address:
+            return None
+        return hmac.new(self.ip_key, address.encode(), hashlib.sha256).hexdigest()[:32]
 
     def setup(self, cfg):
         super().setup(cfg)
@@ -48,7 +59,7 @@ class JsonLogger(GunicornLogger):
         entry = {
             "time": _now(),
             "type": "access",
-            "remote": environ.get("REMOTE_ADDR"),
+            "remote_hash": self._remote(environ),
             "method": environ.get("REQUEST_METHOD"),
             "path": environ.get("PATH_INFO"),
             "query": environ.get("QUERY_STRING") or "",

@@ -96,6 +96,7 @@ def serve(bind=None, workers=None, threads=None):
     configure_app_logging()
     app = create_app()
     check_migrated(app)
+    JsonLogger.ip_key = app.config["SECRET_KEY"].encode()
     options = server_options(app.config, bind=bind, workers=workers, threads=threads)
     # What the app loaded stays shared with the forked workers, and their garbage
     # collector stops walking it on every collection.
