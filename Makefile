@@ -23,6 +23,10 @@ run: $(BIN)/.installed
 	$(BIN)/copydesk run --host 127.0.0.1 --port 5000
 
 widget/node_modules/.package-lock.json: widget/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "Installing Debian's nodejs and npm for the widget's build tools"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
 	cd widget && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
