@@ -126,6 +126,10 @@ class Server:
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         return [int(pid) for pid in children]
 
+    def cpu_seconds(self):
+        """CPU time (user + system) used so far by the master and each worker: {pid: seconds}."""
+        return process_cpu_seconds([self.process.pid, *self.worker_pids()])
+
     def peak_rss_mb(self):
         """Peak resident memory (VmHWM) of each worker process, in MB."""
         peaks = []
@@ -144,6 +148,38 @@ class Server:
                 self.process.wait(10)
         self.stdout.close()
         self.stderr.close()
+
+
+def process_cpu_seconds(pids):
+    """CPU time (user + system) of each of these processes, in seconds: {pid: seconds}."""
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return seconds
+
+
+def cpu_used(before, after):
+    """CPU seconds used between two ``process_cpu_seconds`` readings; a process that
+    started in between counts from zero."""
+    return sum(value - before.get(pid, 0.0) for pid, value in after.items())
+
+
+def postgresql_pids():
+    """Every PostgreSQL server process on this machine (its backends do the database's
+    share of the work of a request)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
 
 def copydesk_server(database_url, instance, name, workers=None, **extra_env):

@@ -2,7 +2,8 @@
 connections, against a bare Flask endpoint under the same gunicorn settings.
 
 Every 201 must be a committed row: the submission count in the database is checked
-against wrk's count of 201s afterwards. Peak RSS per worker is read from /proc.
+against wrk's count of 201s afterwards. Peak RSS per worker and the CPU time the server
+(and PostgreSQL) spent per answered request are read from /proc.
 
 Run: python bench/intake.py   (BENCH_DURATION seconds per run, default 15;
 BENCH_BACKENDS=sqlite,postgresql)
@@ -16,7 +17,8 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (ORIGIN, backends, bare_server, copydesk, copydesk_env, copydesk_server,  # noqa: E402
-                    env_int, heading, postgresql_available, postgresql_database, run_wrk, save_result)
+                    cpu_used, env_int, heading, postgresql_available, postgresql_database,
+                    postgresql_pids, process_cpu_seconds, run_wrk, save_result)
 
 TARGET_RATIO = 0.5
 TARGET_RSS_MB = 150
@@ -37,8 +39,19 @@ def prepare(backend, instance):
 
 
 def measure(server, duration, site_key):
+    """wrk's figures, plus the CPU time spent per answered request by the server and by
+    PostgreSQL: unlike requests per second, these hardly move when other work shares the
+    machine, so they show where the time goes."""
+    server_before = server.cpu_seconds()
+    postgresql_before = process_cpu_seconds(postgresql_pids())
     figures = run_wrk(server.url + "/api/v1/reports", "post.lua", duration,
                       env={"BENCH_SITE_KEY": site_key, "BENCH_ORIGIN": ORIGIN})
+    # Read before the server stops: its workers and their database connections still live.
+    server_used = cpu_used(server_before, server.cpu_seconds())
+    postgresql_used = cpu_used(postgresql_before, process_cpu_seconds(postgresql_pids()))
+    answered = max(figures["created"], 1)
+    figures["server_cpu_ms"] = round(1000 * server_used / answered, 3)
+    figures["postgresql_cpu_ms"] = round(1000 * postgresql_used / answered, 3)
     figures["per_second"] = round(figures["created"] / figures["seconds"], 1)
     return figures
 
@@ -56,7 +69,8 @@ def main():
         finally:
             bare.stop()
         print(f"bare:     {baseline['per_second']:8.1f} 201/s  p50 {baseline['p50_ms']:.1f} ms  "
-              f"p99 {baseline['p99_ms']:.1f} ms  ({baseline['created']} answers, {baseline['errors']} errors)")
+              f"p99 {baseline['p99_ms']:.1f} ms  ({baseline['created']} answers, {baseline['errors']} errors)  "
+              f"server CPU {baseline['server_cpu_ms']:.3f} ms/request")
         results["bare"] = baseline
 
         for backend in backends():
@@ -84,6 +98,8 @@ def main():
             print(f"copydesk: {figures['per_second']:8.1f} 201/s  p50 {figures['p50_ms']:.1f} ms  "
                   f"p99 {figures['p99_ms']:.1f} ms  ({figures['created']} answers, "
                   f"{figures['other']} non-201, {figures['errors']} socket errors)")
+            print(f"CPU per answered request: server {figures['server_cpu_ms']:.3f} ms "
+                  f"(bare {baseline['server_cpu_ms']:.3f}), PostgreSQL {figures['postgresql_cpu_ms']:.3f} ms")
             print(f"ratio to bare: {figures['ratio']:.2f} (target ≥ {TARGET_RATIO})   "
                   f"rows in database: {figures['rows']} for {figures['created']} 201s "
                   f"(+{figures['rows'] - figures['created']} in flight at the deadline) → "

@@ -7,15 +7,14 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from .db import db
-from .extensions import limiter, reporting_site, retry_after, wait_words
-from .intake import _replay, file_submission, find_site
+from .extensions import check_report_limits, limiter, report_limit_headers, retry_after, wait_words
+from .intake import _replay, file_report, find_site, hash_ip
 from .models import Site
-from .schemas import MAX_COMMENT, MAX_CONTEXT, ReportCreatedSchema, ReportSchema, WidgetConfigSchema
+from .schemas import MAX_COMMENT, MAX_CONTEXT, ReportCreatedSchema, WidgetConfigSchema, load_report
 from .text import storable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-report_schema = ReportSchema()
 created_schema = ReportCreatedSchema()
 
 
@@ -84,6 +83,13 @@ def _cors(response):
     return response
 
 
+@bp.after_request
+def _rate_limit_headers(response):
+    if "report_limits" in g:
+        report_limit_headers(response)
+    return response
+
+
 @bp.route("/reports", methods=["OPTIONS"])
 def reports_preflight():
     if not _cors_origin():
@@ -128,14 +134,10 @@ def rate_limited(error):
 
 
 @bp.post("/reports")
-# Every send counts per address, before any database work, so a flood costs little.
-@limiter.limit(lambda: current_app.config["RATELIMIT_REPORTS_PER_IP"], scope="reports-ip",
-               error_message="Too many reports from your address.")
-# Only stored reports count per site, so junk sent with a site's key cannot block its readers.
-@limiter.limit(lambda: current_app.config["RATELIMIT_REPORTS_PER_SITE"], scope="reports-site",
-               key_func=reporting_site, deduct_when=lambda response: g.get("report_stored", False),
-               error_message="This site is receiving too many reports right now.")
 def create_report():
+    # Every send counts per address, before any database work, so a flood costs little;
+    # per site only stored reports count, so junk sent with a site's key cannot block its readers.
+    check_report_limits()
     try:
         payload = request.get_json(silent=True)
     except RecursionError:  # nested deeper than the parser's stack
@@ -145,6 +147,14 @@ def create_report():
     if not isinstance(payload, dict):
         return error_response(400, "The body must be a JSON object.")
 
+    try:
+        data, errors = load_report(payload), None
+    except ValidationError as err:
+        data, errors = None, err.messages
+    if data is not None and not data["website"]:
+        return _file(data)
+
+    # The site is checked first, then the fields, then the site's own length limit.
     site_key = payload.get("site")
     site = None
     if isinstance(site_key, str) and site_key:
@@ -154,27 +164,44 @@ def create_report():
         origin = request.headers.get("Origin")
         if origin and origin not in site.allowed_origins:
             g.cors_origin = None
-            return error_response(403, {"_request": [f"The origin {origin} may not send reports for this site."]})
+            return _origin_refused(origin)
         if origin:
             g.cors_origin = origin
-
-    try:
-        data = report_schema.load(payload)
-    except ValidationError as err:
-        return error_response(422, err.messages)
+    if errors is not None:
+        return error_response(422, errors)
     if len(data["exact"]) > site.max_selection:
-        return error_response(422, {"exact": [f"Select at most {site.max_selection} characters."]})
+        return _too_long(site.max_selection)
+    # Honeypot filled: only bots see this field. Answer as if accepted, store nothing.
+    current_app.logger.info("honeypot: dropped a report for site %s", site.id)
+    return jsonify(id=0, joined=False, count=0), 201
 
-    if data["website"]:
-        # Honeypot filled: only bots see this field. Answer as if accepted, store nothing.
-        current_app.logger.info("honeypot: dropped a report for site %s", site.id)
-        return jsonify(id=0, joined=False, count=0), 201
 
-    result = file_submission(site, data, ip=request.remote_addr,
-                             user_agent=request.headers.get("User-Agent"))
-    g.report_stored = not result["replay"]
+def _origin_refused(origin):
+    return error_response(403, {"_request": [f"The origin {origin} may not send reports for this site."]})
+
+
+def _too_long(max_selection):
+    return error_response(422, {"exact": [f"Select at most {max_selection} characters."]})
+
+
+def _file(data):
+    """Store a valid send (a group commit checks its site): the same answers, in the same
+    order of checks, as the path above."""
+    origin = request.headers.get("Origin")
+    outcome, value = file_report(data["site"], origin, data, hash_ip(request.remote_addr),
+                                 request.headers.get("User-Agent"))
+    if outcome == "unknown_site":
+        return error_response(404, {"site": ["Unknown site."]})
+    if outcome == "origin":
+        g.cors_origin = None
+        return _origin_refused(origin)
+    if origin:
+        g.cors_origin = origin
+    if outcome == "too_long":
+        return _too_long(value)
+    g.report_stored = not value["replay"]
     # A replay answers exactly what the first send was answered.
-    return jsonify(created_schema.dump(result)), 201
+    return jsonify(created_schema.dump(value)), 201
 
 
 @bp.get("/sites/<key>/widget-config")
