@@ -93,9 +93,21 @@ def database_url(database_template, tmp_path):
 
 
 @pytest.fixture
-def app_config(database_url, tmp_path):
+def settings():
+    """Settings for this test's app on top of the suite's (see ``with_settings``)."""
+    return {}
+
+
+def with_settings(**settings):
+    """Run a test with an app made with these settings (on top of the suite's)."""
+    return pytest.mark.parametrize("settings", [settings], ids=["settings"])
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path, settings):
     """The settings the ``app`` fixture is made with; tests may update it first."""
-    return {"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url, **TEST_LIMITS}
+    return {"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url, **TEST_LIMITS,
+            **settings}
 
 
 @pytest.fixture

@@ -9,26 +9,11 @@ from urllib.parse import quote, urlsplit
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token, rows
+from conftest import csrf_token, rows, with_settings
 from copydesk.models import Editor
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "staple battery horse correct"
-
-
-@pytest.fixture
-def settings():
-    """Settings for this test's app on top of the suite's (see ``with_settings``)."""
-    return {}
-
-
-@pytest.fixture
-def app_config(app_config, settings):
-    return {**app_config, **settings}
-
-
-def with_settings(**settings):
-    return pytest.mark.parametrize("settings", [settings], ids=["settings"])
 
 
 def log_in(client, email="editor@example.com", password=PASSWORD, ip="192.0.2.1", query=""):

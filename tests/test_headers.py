@@ -19,17 +19,6 @@ INLINE_CODE = [
 ]
 
 
-@pytest.fixture
-def settings():
-    """Settings for this test's app on top of the suite's (parametrize to change)."""
-    return {}
-
-
-@pytest.fixture
-def app_config(app_config, settings):
-    return {**app_config, **settings}
-
-
 def assert_dashboard_headers(response):
     headers = response.headers
     assert headers["Content-Security-Policy"] == DASHBOARD_CSP

@@ -21,17 +21,6 @@ USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) Reader/1.0"
 
 
 @pytest.fixture
-def settings():
-    """Settings for this test's app on top of the suite's (parametrize to change)."""
-    return {}
-
-
-@pytest.fixture
-def app_config(app_config, settings):
-    return {**app_config, **settings}
-
-
-@pytest.fixture
 def site_key(make_site):
     return make_site(origins=[ORIGIN])
 

@@ -8,7 +8,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from conftest import rows
+from conftest import rows, with_settings
 from copydesk.db import db
 from copydesk.models import Report, Submission
 from test_api import ORIGIN, report_body
@@ -17,21 +17,6 @@ READER = "203.0.113.5"
 OTHER_READER = "198.51.100.7"
 PROXY = "10.0.0.2"
 MESSAGE = re.compile(r"^(?P<what>.+)\. Please try again in (?P<n>\d+) (?P<unit>minute|minutes|hours)\.$")
-
-
-@pytest.fixture
-def settings():
-    """Settings for this test's app on top of the suite's huge limits (see ``with_settings``)."""
-    return {}
-
-
-@pytest.fixture
-def app_config(app_config, settings):
-    return {**app_config, **settings}
-
-
-def with_settings(**settings):
-    return pytest.mark.parametrize("settings", [settings], ids=["settings"])
 
 
 @pytest.fixture
