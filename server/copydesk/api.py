@@ -200,7 +200,7 @@ def _file(data):
     if outcome == "too_long":
         return _too_long(value)
     g.report_stored = not value["replay"]
-    # A replay answers exactly what the first send was answered.
+    # A replay answers the first send's report and "joined" flag, with the report's count now.
     return jsonify(created_schema.dump(value)), 201
 
 
