@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException
 
 from .db import db
 from .extensions import check_report_limits, limiter, report_limit_headers, retry_after, wait_words
-from .intake import _replay, file_report, find_site, hash_ip
+from .intake import file_report, find_replay, find_site, hash_ip
 from .models import Site
 from .schemas import MAX_COMMENT, MAX_CONTEXT, ReportCreatedSchema, WidgetConfigSchema, load_report
 from .text import storable
@@ -116,7 +116,7 @@ def _accepted_replay():
     origin = request.headers.get("Origin")
     if site is None or (origin and origin not in site.allowed_origins):
         return None
-    return _replay(site, key)
+    return find_replay(site.id, key)
 
 
 @bp.errorhandler(RateLimitExceeded)

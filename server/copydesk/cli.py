@@ -26,10 +26,6 @@ def _desk_url():
     return (current_app.config["PUBLIC_URL"] or "http://127.0.0.1:5000").rstrip("/")
 
 
-def _snippet(site):
-    return f'<script src="{_desk_url()}/static/copydesk.js" data-site="{site.key}" defer></script>'
-
-
 sites = click.Group("sites", help="Manage the sites that may send reports.")
 editors = click.Group("editors", help="Manage editor accounts.")
 
@@ -49,14 +45,14 @@ def sites_add(name, origins, language):
         data = SiteSchema().load({"name": name, "origins": "\n".join(origins), "language": language})
     except ValidationError as err:
         raise click.UsageError("; ".join(f"{k}: {' '.join(v)}" for k, v in err.messages.items()))
-    site = Site(name=data["name"], language=data["language"])
-    site.allowed_origins = data["origins"]
+    site = Site()
+    site.update_from(data)
     db.session.add(site)
     db.session.commit()
     click.echo(f"Site {site.name!r} added.")
     click.echo(f"Key: {site.key}")
     click.echo("Embed snippet (put it in your article template):")
-    click.echo(_snippet(site))
+    click.echo(site.embed_snippet(_desk_url()))
 
 
 @sites.command("list")

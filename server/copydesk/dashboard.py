@@ -237,8 +237,8 @@ def sites():
         except ValidationError as err:
             errors = err.messages
         else:
-            site = Site(name=data["name"], language=data["language"], max_selection=data["max_selection"])
-            site.allowed_origins = data["origins"]
+            site = Site()
+            site.update_from(data)
             db.session.add(site)
             db.session.commit()
             flash(f"Site “{site.name}” added. Paste its embed snippet into your article template.")
@@ -258,18 +258,12 @@ def site(site_id):
         except ValidationError as err:
             errors = err.messages
         else:
-            item.name, item.language, item.max_selection = data["name"], data["language"], data["max_selection"]
-            item.allowed_origins = data["origins"]
+            item.update_from(data)
             db.session.commit()
             flash("Site saved.")
             return redirect(url_for("dashboard.site", site_id=item.id))
     return render_template("dashboard/site.html", site=item, errors=errors,
-                           snippet=embed_snippet(item)), (400 if errors else 200)
-
-
-def embed_snippet(site, base_url=None):
-    base = (base_url or request.url_root).rstrip("/")
-    return f'<script src="{base}/static/copydesk.js" data-site="{site.key}" defer></script>'
+                           snippet=item.embed_snippet(request.url_root)), (400 if errors else 200)
 
 
 @bp.route("/editors", methods=["GET", "POST"])

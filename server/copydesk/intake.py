@@ -27,9 +27,9 @@ def hash_ip(ip: str | None) -> str | None:
     return hmac.new(key, ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def _replay(site, key):
+def find_replay(site_id, key):
     """The answer given to the accepted send with this idempotency key, or None."""
-    return _replay_on(db.session.connection(), site.id, key)
+    return _replay_on(db.session.connection(), site_id, key)
 
 
 # Built once: the intake path runs these on every send, and building a statement costs

@@ -42,6 +42,15 @@ class Site(db.Model):
     def allowed_origins(self, origins):
         self.allowed_origins_json = json.dumps(sorted(set(origins)))
 
+    def update_from(self, data):
+        """Apply a loaded ``SiteSchema`` (the dashboard's form and ``copydesk sites add``)."""
+        self.name, self.language = data["name"], data["language"]
+        self.max_selection = data["max_selection"]
+        self.allowed_origins = data["origins"]
+
+    def embed_snippet(self, base_url):
+        return f'<script src="{base_url.rstrip("/")}/static/copydesk.js" data-site="{self.key}" defer></script>'
+
     def __repr__(self):
         return f"<Site {self.name!r}>"
 
