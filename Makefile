@@ -1,9 +1,8 @@
 # Everything a contributor needs: `make run`, `make test`, `make bench`, `make widget`.
+# Commands use ./instance here, or $COPYDESK_INSTANCE_PATH, like `copydesk` anywhere.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-INSTANCE ?= instance
-export COPYDESK_INSTANCE_PATH ?= $(CURDIR)/$(INSTANCE)
 
 .PHONY: run test test-sqlite test-postgresql bench widget chromium clean
 
@@ -20,7 +19,7 @@ $(BIN)/.installed-test: $(BIN)/.installed pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/copydesk db upgrade
 	$(BIN)/copydesk demo
-	$(BIN)/copydesk run --host 127.0.0.1 --port 5000
+	$(BIN)/copydesk run
 
 widget/node_modules/.package-lock.json: widget/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { \

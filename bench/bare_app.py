@@ -1,14 +1,14 @@
 """The baseline for the intake benchmark: a bare Flask endpoint that parses the same
 JSON and answers 201, served by gunicorn with exactly the settings of ``copydesk serve``."""
 
-import argparse
-
 from flask import Flask, jsonify, request
 
-from copydesk.logs import JsonLogger, configure_app_logging
-from copydesk.server import CopydeskServer, server_options
+from copydesk import logs
+from served import serve_like_copydesk
 
 app = Flask(__name__)
+app.config["SECRET_KEY"] = "bench-only-key-bench-only-key-0123"
+logs.init_app(app)  # the access lines copydesk serve writes
 
 
 @app.post("/api/v1/reports")
@@ -25,11 +25,4 @@ def healthz():
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--bind", default="127.0.0.1:8001")
-    parser.add_argument("--workers", type=int, default=None)
-    args = parser.parse_args()
-    configure_app_logging()
-    options = server_options({"BIND": args.bind, "WORKERS": args.workers, "THREADS": 4, "TIMEOUT": 30})
-    assert options["logger_class"] is JsonLogger
-    CopydeskServer(app, options).run()
+    serve_like_copydesk(app, default_bind="127.0.0.1:8001")

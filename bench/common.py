@@ -78,7 +78,7 @@ def postgresql_available():
 
 
 def copydesk_env(database_url, instance, **extra):
-    return {**os.environ, "COPYDESK_DATABASE_URL": database_url, "COPYDESK_SECRET_KEY": "bench-secret",
+    return {**os.environ, "COPYDESK_DATABASE_URL": database_url, "COPYDESK_SECRET_KEY": "bench-secret-7c41e9a2d05b8f36e1a4c7d92b5f0e83",
             "COPYDESK_INSTANCE_PATH": str(instance), **NO_LIMITS, **extra}
 
 
@@ -194,6 +194,14 @@ def bare_server(instance, workers=None):
     if workers:
         command += ["--workers", str(workers)]
     return Server(command, copydesk_env("sqlite://", instance), instance / "logs", "bare")
+
+
+def plain_server(database_url, instance, workers=None):
+    """The plain Flask-SQLAlchemy commit-per-request peer (bench/plain_app.py)."""
+    command = [sys.executable, str(BENCH / "plain_app.py")]
+    if workers:
+        command += ["--workers", str(workers)]
+    return Server(command, copydesk_env(database_url, instance), instance / "logs", "plain")
 
 
 def wrk_path():

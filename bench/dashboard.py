@@ -67,7 +67,7 @@ def measure(backend, instance, samples):
     from copydesk.db import db
     url = seeded_database(backend, instance)
     os.environ["COPYDESK_INSTANCE_PATH"] = str(instance)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret"})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-7c41e9a2d05b8f36e1a4c7d92b5f0e83"})
     client = app.test_client()
     login(client)
     site_count, report_count, _ = sizes()

@@ -47,7 +47,7 @@ def rows(site_count, report_count, submission_count):
     """(sites, reports, submissions) as lists of tuples, ids from 1, in created order."""
     rng = random.Random(20261125)
     now = START
-    sites = [(i, f"Site {i:02d}", f"bench-site-{i:02d}", f'["{ORIGIN}"]', "en", 300, "", now)
+    sites = [(i, f"Site {i:02d}", f"site {i:02d}", f"bench-site-{i:02d}", f'["{ORIGIN}"]', "en", 300, now)
              for i in range(1, site_count + 1)]
     counts = submission_counts(report_count, submission_count, rng)
     times = sorted(START + timedelta(seconds=rng.randrange(SPAN_SECONDS)) for _ in range(report_count))
@@ -73,7 +73,7 @@ def rows(site_count, report_count, submission_count):
     return sites, reports, submissions
 
 
-SITE_COLS = "id, name, key, allowed_origins_json, language, max_selection, notify_emails, created_at"
+SITE_COLS = "id, name, name_key, key, allowed_origins_json, language, max_selection, created_at"
 REPORT_COLS = ("id, site_id, group_key, anchor_key, page_url, page_key, canonical_url, title, lang, "
                "article_id, article_section, article_author, article_published, exact, prefix, suffix, "
                "position, status, resolution, submission_count, previous_report_id, created_at, "

@@ -1,6 +1,7 @@
 """Bytes a reader's browser downloads for the widget, against similar widgets.
 
-Run: python bench/widget_size.py  (plain Python; reads the committed build in static/)
+Run: python bench/widget_size.py  (plain Python; reads the committed build in static/,
+including the .gz copies the desk serves to browsers that take gzip)
 """
 
 import gzip
@@ -19,23 +20,25 @@ PEERS = {
 
 
 def sizes(path):
-    """(raw, gzipped at level 9) byte counts of one file."""
+    """(raw, gzipped at level 9, served .gz) byte counts of one file."""
     data = path.read_bytes()
-    return len(data), len(gzip.compress(data, compresslevel=9, mtime=0))
+    served = path.with_name(path.name + ".gz")
+    return (len(data), len(gzip.compress(data, compresslevel=9, mtime=0)),
+            served.stat().st_size if served.is_file() else len(data))
 
 
 def main():
     loader, dialog = sizes(LOADER), sizes(DIALOG)
-    total = (loader[0] + dialog[0], loader[1] + dialog[1])
-    print(f"{'file':<28}{'raw':>8}{'gzip -9':>10}{'budget':>9}")
-    for name, (raw, gz), budget in [(LOADER.name, loader, LOADER_BUDGET), (DIALOG.name, dialog, None),
-                                    ("both (a reader reports)", total, TOTAL_BUDGET)]:
-        print(f"{name:<28}{raw:>8}{gz:>10}{budget or '':>9}")
+    total = tuple(a + b for a, b in zip(loader, dialog))
+    print(f"{'file':<28}{'raw':>8}{'gzip -9':>10}{'served':>9}{'budget':>9}")
+    for name, (raw, gz, served), budget in [(LOADER.name, loader, LOADER_BUDGET), (DIALOG.name, dialog, None),
+                                            ("both (a reader reports)", total, TOTAL_BUDGET)]:
+        print(f"{name:<28}{raw:>8}{gz:>10}{served:>9}{budget or '':>9}")
     print()
     print(f"{'peer (gzipped)':<28}{'bytes':>8}{'loader':>10}{'both':>9}")
     for name, gz in PEERS.items():
         print(f"{name:<28}{gz:>8}{loader[1] / gz:>9.0%}{total[1] / gz:>9.0%}")
-    over = loader[1] > LOADER_BUDGET or total[1] > TOTAL_BUDGET
+    over = max(loader[1:]) > LOADER_BUDGET or max(total[1:]) > TOTAL_BUDGET
     print("\nover budget!" if over else "\nwithin budget")
     return 1 if over else 0
 

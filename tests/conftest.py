@@ -26,6 +26,8 @@ TEST_LIMITS = {"RATELIMIT_REPORTS_PER_IP": "10000 per minute",
                "RATELIMIT_REPORTS_PER_SITE": "10000 per minute",
                "RATELIMIT_LOGIN": "10000 per minute",
                "RATELIMIT_WIDGET_CONFIG": "10000 per minute"}
+# Long enough for create_app's secret-key check; starts "test-secret" so leak tests can look for it.
+TEST_SECRET_KEY = "test-secret-4f9c2a7e1b8d6035c9e2f1a7b4d8c063"
 
 
 def pytest_addoption(parser):
@@ -47,7 +49,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def _migrate(url, instance):
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test", "TESTING": True})
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": TEST_SECRET_KEY, "TESTING": True})
     from flask_migrate import upgrade
     with app.app_context():
         upgrade()
@@ -106,7 +108,7 @@ def with_settings(**settings):
 @pytest.fixture
 def app_config(database_url, tmp_path, settings):
     """The settings the ``app`` fixture is made with; tests may update it first."""
-    return {"TESTING": True, "SECRET_KEY": "test-secret", "DATABASE_URL": database_url, **TEST_LIMITS,
+    return {"TESTING": True, "SECRET_KEY": TEST_SECRET_KEY, "DATABASE_URL": database_url, **TEST_LIMITS,
             **settings}
 
 
@@ -190,6 +192,36 @@ def make_site(app):
     return make
 
 
+ORIGIN = "https://daily.example.com"
+
+
+def report_body(site_key, **overrides):
+    """A valid send from the widget on a page at ORIGIN; ``overrides`` replace fields."""
+    body = {
+        "site": site_key,
+        "idempotency_key": "key-0000000001",
+        "url": ORIGIN + "/2026/11/lighthouse?utm=x#top",
+        "canonical_url": ORIGIN + "/2026/11/lighthouse",
+        "title": "The Lighthouse Keepers",
+        "lang": "en",
+        "exact": "principle keeper",
+        "prefix": "Each keeper stood a four-hour watch. The ",
+        "suffix": " kept the accounts",
+        "position": 420,
+        "comment": "Should be principal.",
+        "suggestion": "principal keeper",
+        "website": "",
+    }
+    body.update(overrides)
+    return body
+
+
+@pytest.fixture
+def site_key(make_site):
+    """The key of a site that takes reports from ORIGIN."""
+    return make_site(origins=[ORIGIN])
+
+
 class LiveServer:
     def __init__(self, app):
         self.app = app
@@ -216,6 +248,7 @@ def live_server(app):
 def demo(live_server):
     """The demo site, article and editor, seeded into the live server's database."""
     from copydesk.demo import seed_demo
+    live_server.app.config["DEMO"] = True
     with live_server.app.app_context():
         site, email, password = seed_demo(
             [live_server.url, f"http://localhost:{live_server.port}"], password="demo-password-123")
@@ -286,12 +319,14 @@ class ServeProcess:
         workdir.mkdir(parents=True, exist_ok=True)
         self.stdout_path = workdir / f"serve-{self.port}.stdout"
         self.stderr_path = workdir / f"serve-{self.port}.stderr"
+        # Tests that need exact rate limits across processes use Redis or one worker.
         full_env = {**os.environ, "COPYDESK_DATABASE_URL": database_url,
-                    "COPYDESK_SECRET_KEY": "test-secret",
+                    "COPYDESK_SECRET_KEY": TEST_SECRET_KEY,
                     "COPYDESK_INSTANCE_PATH": str(workdir / "instance"),
+                    "COPYDESK_RATELIMIT_PER_PROCESS": "true",
                     **{f"COPYDESK_{k}": v for k, v in TEST_LIMITS.items()}, **(env or {})}
         command = [str(Path(sys.executable).parent / "copydesk"), "serve",
-                   "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers)]
+                   "--bind", f"127.0.0.1:{self.port}", *(["--workers", str(workers)] if workers else [])]
         if threads:
             full_env["COPYDESK_THREADS"] = str(threads)
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
@@ -321,10 +356,14 @@ class ServeProcess:
         except ProcessLookupError:
             pass
 
-    def stop(self, timeout=20):
-        """SIGTERM: gunicorn finishes the requests in flight, then exits."""
+    def stop(self, timeout=None):
+        """SIGTERM: gunicorn finishes the requests in flight, then exits, after at most its
+        graceful timeout (a connection left open waits that long): only then a SIGKILL."""
         import signal
         import subprocess
+
+        from copydesk.server import GRACEFUL_SECONDS
+        timeout = GRACEFUL_SECONDS + 15 if timeout is None else timeout
         if self.process.poll() is None:
             self.signal(signal.SIGTERM)
             try:

@@ -4,13 +4,15 @@ open redirects through ``next``."""
 import re
 import statistics
 import time
+from datetime import timedelta
 from urllib.parse import quote, urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from conftest import csrf_token, rows, with_settings
-from copydesk.models import Editor
+from copydesk.db import db
+from copydesk.models import Editor, EditorSession, LoginAttempt
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "staple battery horse correct"
@@ -73,12 +75,51 @@ def test_password_guessing_on_one_account_from_many_addresses_is_throttled(clien
     make_editor("other@example.com")
     for n in range(3):
         assert log_in(client, password=f"guess {n}", ip=f"198.51.100.{n}").status_code == 401
-    # Even the right password is refused now: otherwise the throttle would let guesses through.
-    throttled = log_in(client, ip="198.51.100.9")
-    assert throttled.status_code == 429
-    assert "Too many login attempts for this account. Please wait 15 minutes and try again." in throttled.text
-    assert not logged_in(client)
+    # From an address that failed for it, even the right password is refused now:
+    # otherwise the throttle would let guesses through.
+    for n in range(3):
+        throttled = log_in(client, ip=f"198.51.100.{n}")
+        assert throttled.status_code == 429
+        assert ("Too many login attempts for this account. Please wait 15 minutes and try again."
+                in throttled.text)
+        assert not logged_in(client)
+    # A fresh address gets one guess, then it is locked out of the account too.
+    assert log_in(client, password="guess 3", ip="198.51.100.3").status_code == 401
+    assert log_in(client, ip="198.51.100.3").status_code == 429
     assert log_in(client, "other@example.com", ip="198.51.100.10").status_code == 302
+
+
+@with_settings(RATELIMIT_LOGIN="3 per 15 minutes")
+def test_guesser_who_knows_the_email_cannot_lock_the_owner_out(client, auth, make_editor):
+    make_editor()
+    for n in range(20):
+        log_in(client, password=f"guess {n}", ip=f"203.0.113.{n % 4}")
+    # The owner, at an address that has not failed for the account, logs in at once.
+    assert log_in(client, ip="192.0.2.50").status_code == 302
+    assert logged_in(client)
+    auth.logout()
+    # The guesser's addresses stay locked out of the account.
+    assert log_in(client, ip="203.0.113.1").status_code == 429
+
+
+@with_settings(RATELIMIT_LOGIN="3 per 15 minutes")
+def test_fresh_address_for_the_account_is_still_held_to_its_own_limit(client, make_editor):
+    make_editor()
+    for n in range(3):
+        assert log_in(client, f"someone{n}@example.com", ip="192.0.2.60").status_code == 401
+    throttled = log_in(client, ip="192.0.2.60")
+    assert throttled.status_code == 429
+    assert "Too many login attempts from your address." in throttled.text
+
+
+@with_settings(RATELIMIT_LOGIN="3 per 15 minutes")
+def test_addresses_of_one_ipv6_network_share_one_login_limit(client, make_editor):
+    make_editor()
+    for n in range(3):
+        assert log_in(client, f"nobody{n}@example.com", ip=f"2001:db8:1:2::{n + 1:x}").status_code == 401
+    # Another address in the same /64 (a home or phone gets a whole /64) is the same client.
+    assert log_in(client, ip="2001:db8:1:2:ffff::9").status_code == 429
+    assert log_in(client, ip="2001:db8:1:3::1").status_code == 302
 
 
 @with_settings(RATELIMIT_LOGIN="3 per 15 minutes")
@@ -197,6 +238,33 @@ def test_wrong_current_password_changes_nothing(app, client, make_editor):
     assert logged_in(client)
 
 
+@with_settings(RATELIMIT_LOGIN="3 per 15 minutes")
+def test_guessing_the_current_password_on_account_is_throttled_like_login(app, client, make_editor):
+    make_editor()
+    log_in(client)
+    before = rows(app, sa.select(Editor.password_hash))
+    for n in range(3):
+        assert change_password(client, current=f"guess {n}").status_code == 400
+    throttled = change_password(client)  # even the right one, now
+    assert throttled.status_code == 429
+    assert "Too many login attempts from your address. Please wait 15 minutes and try again." in throttled.text
+    assert 800 < int(throttled.headers["Retry-After"]) <= 900
+    assert rows(app, sa.select(Editor.password_hash)) == before
+    assert logged_in(client)
+
+
+@with_settings(RATELIMIT_LOGIN="3 per 15 minutes")
+def test_login_and_account_guesses_count_together_for_the_account(client, make_editor):
+    make_editor()
+    assert log_in(client, password="guess at login", ip="198.51.100.1").status_code == 401
+    assert log_in(client, ip="192.0.2.1").status_code == 302
+    for n in range(2):
+        assert change_password(client, current=f"guess {n}").status_code == 400
+    throttled = change_password(client)
+    assert throttled.status_code == 429
+    assert "Too many login attempts for this account." in throttled.text
+
+
 def test_deactivating_an_editor_ends_their_sessions(app, make_editor):
     editor_id = make_editor()
     make_editor("admin@example.com", role="admin")
@@ -227,6 +295,98 @@ def test_logout_ends_the_session_in_this_browser(client, auth, make_editor):
     assert logged_in(client)
     assert auth.logout().status_code == 302
     assert not logged_in(client)
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(app, client, auth, make_editor):
+    make_editor()
+    auth.login()
+    copied_cookie = client.get_cookie("session").value
+    thief = app.test_client()
+    thief.set_cookie("session", copied_cookie)
+    assert logged_in(thief)
+    auth.logout()
+    bounced = thief.get("/reports")
+    assert bounced.status_code == 302 and urlsplit(bounced.headers["Location"]).path == "/login"
+    assert "Log in" in thief.get(bounced.headers["Location"]).text
+    assert rows(app, sa.select(EditorSession.token_hash)) == []
+
+
+def test_logout_ends_only_that_session(app, make_editor):
+    make_editor()
+    laptop, phone = app.test_client(), app.test_client()
+    log_in(laptop)
+    log_in(phone)
+    token = csrf_token(laptop.get("/reports").text)
+    laptop.post("/logout", data={"csrf_token": token})
+    assert not logged_in(laptop)
+    assert logged_in(phone)
+
+
+def age_sessions(app, **ago):
+    """Move every session's ``created_at`` / ``last_seen_at`` this far into the past."""
+    with app.app_context():
+        for row in db.session.scalars(sa.select(EditorSession)):
+            for field, delta in ago.items():
+                setattr(row, field, getattr(row, field) - delta)
+        db.session.commit()
+
+
+@with_settings(SESSION_IDLE_MINUTES=30)
+def test_session_ends_after_idle_timeout(app, client, make_editor):
+    make_editor()
+    log_in(client)
+    age_sessions(app, last_seen_at=timedelta(minutes=29), created_at=timedelta(minutes=29))
+    assert logged_in(client)  # used just in time: the idle clock starts again
+    age_sessions(app, last_seen_at=timedelta(minutes=29), created_at=timedelta(minutes=29))
+    assert logged_in(client)
+    age_sessions(app, last_seen_at=timedelta(minutes=31))
+    assert not logged_in(client)
+    # Ended sessions are deleted at the next login, anyone's.
+    assert log_in(app.test_client()).status_code == 302
+    assert len(rows(app, sa.select(EditorSession.token_hash))) == 1
+
+
+@with_settings(SESSION_LIFETIME_HOURS=12)
+def test_session_ends_after_its_lifetime_however_active(app, client, make_editor):
+    make_editor()
+    log_in(client)
+    age_sessions(app, created_at=timedelta(hours=11, minutes=59))
+    assert logged_in(client)
+    age_sessions(app, created_at=timedelta(minutes=2))
+    assert not logged_in(client)
+    assert log_in(client).status_code == 302 and logged_in(client)
+
+
+def test_session_cookie_older_than_the_session_lifetime_is_not_even_read(client, make_editor, monkeypatch):
+    make_editor()
+    log_in(client)
+    assert logged_in(client)
+    # Only the cookie's signature ages here (the session row's clock is datetime's).
+    a_day_later = time.time() + 24 * 3600 + 60
+    monkeypatch.setattr(time, "time", lambda: a_day_later)
+    assert not logged_in(client)
+
+
+def test_login_renews_the_csrf_token(client, make_editor):
+    make_editor()
+    page = client.get("/login")
+    before_login = csrf_token(page.text)
+    client.post("/login", data={"email": "editor@example.com", "password": PASSWORD, "csrf_token": before_login})
+    assert logged_in(client)
+    # A token an attacker planted or read before login is worthless after it.
+    assert csrf_token(client.get("/reports").text) != before_login
+    refused = client.post("/logout", data={"csrf_token": before_login})
+    assert refused.status_code == 400
+    assert logged_in(client)
+
+
+def test_a_session_from_before_login_carries_nothing_over(client, make_editor):
+    make_editor()
+    with client.session_transaction() as session:
+        session["planted"] = "by a fixation attack"
+    log_in(client)
+    with client.session_transaction() as session:
+        assert "planted" not in session
 
 
 # --- No open redirect through ?next= ----------------------------------------------------
@@ -262,3 +422,96 @@ def test_login_required_page_comes_back_after_login(client, make_editor):
     assert re.fullmatch(r"/login\?next=%2Faccount", login_url)
     response = log_in(client, query=login_url.removeprefix("/login"))
     assert response.headers["Location"] == "/account"
+
+
+# --- Throttling is exact across processes and servers -------------------------------------
+
+@with_settings(RATELIMIT_LOGIN="4 per 15 minutes")
+def test_login_throttle_is_shared_by_app_servers_on_one_database(app, app_config, make_editor):
+    from copydesk import create_app
+    make_editor()
+    other_server = create_app(app_config)
+    try:
+        clients = [app.test_client(), other_server.test_client()]
+        answers = [log_in(clients[n % 2], password=f"guess {n}").status_code for n in range(8)]
+        # Per-process counters would let 4 guesses through on each server.
+        assert answers == [401] * 4 + [429] * 4
+        assert log_in(clients[1]).status_code == 429
+    finally:
+        with other_server.app_context():
+            db.engine.dispose()
+    assert {row.outcome for row in rows(app, sa.select(LoginAttempt.outcome))} == {"failed", "refused"}
+
+
+@pytest.mark.slow
+def test_concurrent_guesses_at_two_serve_processes_never_pass_the_login_limit(app, serve, database_url, make_editor):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    make_editor()
+    limit = {"COPYDESK_RATELIMIT_LOGIN": "10 per 15 minutes"}
+    servers = [serve(database_url, workers=2, env=limit), serve(database_url, workers=2, env=limit)]
+
+    def guess(n):
+        with requests.Session() as browser:
+            url = servers[n % 2].url + "/login"
+            token = csrf_token(browser.get(url, timeout=30).text)
+            return browser.post(url, data={"email": "editor@example.com", "password": f"guess {n}",
+                                           "csrf_token": token}, allow_redirects=False, timeout=30).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        burst = list(pool.map(guess, range(40)))
+    assert set(burst) == {401, 429}
+    assert burst.count(401) <= 10, burst
+    # Attempts refused in the race do not use up the budget: exactly 10 wrong passwords in all.
+    after = [guess(n) for n in range(40, 40 + 11 - burst.count(401))]
+    assert burst.count(401) + after.count(401) == 10, (burst, after)
+    assert after[-1] == 429
+
+
+@pytest.mark.parametrize("email, password", [
+    ("editor@example.com\x00", PASSWORD), ("a\x00b", "x"),
+    ("e" * 300 + "@example.com", PASSWORD), ("editor@example.com", "p" * 5000 + "\x00"),
+])
+def test_login_with_nul_or_over_long_values_is_a_wrong_password_not_a_500(app, client, make_editor,
+                                                                         email, password):
+    make_editor()
+    response = log_in(client, email=email, password=password)
+    assert response.status_code == 401 and "Wrong email or password." in response.text
+    assert rows(app, sa.select(LoginAttempt.outcome)) == [("failed",)]
+
+
+def test_password_change_after_a_logout_in_another_tab_is_no_500(app, client, make_editor, monkeypatch):
+    from copydesk import auth as auth_module
+    make_editor()
+    log_in(client)
+    checked = auth_module.checked_password
+
+    def logged_out_meanwhile(email, password):
+        editor = checked(email, password)
+        db.session.execute(sa.delete(EditorSession))  # the other tab's logout
+        return editor
+
+    monkeypatch.setattr(auth_module, "checked_password", logged_out_meanwhile)
+    assert change_password(client).status_code == 302
+    assert not logged_in(client)
+    assert rows(app, sa.select(EditorSession)) == []
+    monkeypatch.undo()
+    assert log_in(client, password=NEW_PASSWORD).status_code == 302
+
+
+def test_current_user_stays_usable_after_a_password_change(app, client, make_editor):
+    from flask import request
+    from flask_login import current_user
+    seen = []
+
+    @app.after_request
+    def note_current_user(response):
+        if request.endpoint == "dashboard.account" and request.method == "POST":
+            seen.append(current_user.email)
+        return response
+
+    make_editor()
+    log_in(client)
+    assert change_password(client).status_code == 302
+    assert seen == ["editor@example.com"]

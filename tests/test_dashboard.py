@@ -6,15 +6,10 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from conftest import csrf_token, rows
+from conftest import AuthActions, csrf_token, report_body, rows
 from copydesk.db import db
-from copydesk.models import Editor, Event, Report, Site
-from test_api import ORIGIN, post, report_body
-
-
-@pytest.fixture
-def site_key(make_site):
-    return make_site(origins=[ORIGIN])
+from copydesk.models import Editor, Event, Report, Site, Submission
+from test_api import post
 
 
 @pytest.fixture
@@ -84,6 +79,16 @@ def test_filters(client, logged_in, site_key, query, expected):
     assert shown == {ids[i] for i in expected}
 
 
+@pytest.mark.parametrize("q", ["ошибся", "ОШИБСЯ", "Ошибся", "ОшИбСя", "ÄRGER", "ärger"])
+def test_search_ignores_case_in_every_script(client, logged_in, site_key, q):
+    [russian, german, _plain] = [
+        post(client, report_body(site_key, idempotency_key=f"search-{n:04d}", exact=text)).json["id"]
+        for n, text in enumerate(("Я ошибся тут", "viel Ärger hier", "plain words"))]
+    page = client.get("/reports", query_string={"status": "all", "q": q})
+    shown = {int(i) for i in re.findall(r'aria-label="Report #(\d+)"', page.text)}
+    assert shown == ({russian} if "ш" in q.lower() else {german})
+
+
 def test_filter_by_site_and_date(client, app, logged_in, site_key, make_site):
     other = make_site(name="Weekly", origins=["https://weekly.example.com"])
     mine = file(client, site_key, 2)
@@ -95,7 +100,10 @@ def test_filter_by_site_and_date(client, app, logged_in, site_key, make_site):
     assert {int(i) for i in re.findall(r'aria-label="Report #(\d+)"', page.text)} == {theirs}
     assert client.get("/reports?status=all&since=2000-01-01&until=2000-01-02").text.count('aria-label="Report #') == 0
     assert client.get("/reports?status=all&since=2000-01-01").text.count('aria-label="Report #') == 3
-    assert mine
+    with app.app_context():
+        daily_id = db.session.scalar(sa.select(Site.id).where(Site.key == site_key))
+    page = client.get(f"/reports?site={daily_id}&status=all")
+    assert {int(i) for i in re.findall(r'aria-label="Report #(\d+)"', page.text)} == set(mine)
 
 
 def test_bad_filter_is_a_clear_error(client, logged_in):
@@ -153,12 +161,58 @@ def test_confirm_close_reopen_and_note_are_audited(client, app, logged_in, site_
     assert "Asked the author &lt;b&gt;first&lt;/b&gt;." in page.text
     events = rows(app, sa.select(Event.kind, Event.from_value, Event.to_value).order_by(Event.id))
     assert events == [("status", "new", "confirmed"), ("status", "confirmed", "closed"),
-                      ("resolution", None, "fixed"), ("status", "closed", "new"),
+                      ("resolution", None, "fixed"), ("status", "closed", "confirmed"),
                       ("resolution", "fixed", None), ("note", None, None)]
     assert page.text.count("Eddie Tor") >= 6
     with app.app_context():
         report = db.session.get(Report, rid)
-        assert (report.status, report.resolution, report.group_key) == ("new", None, report.anchor_key)
+        # Reopened to the status it had before it was closed, gathering repeats again.
+        assert (report.status, report.resolution, report.group_key) == ("confirmed", None, report.anchor_key)
+
+
+def test_reopen_of_a_new_report_returns_it_to_new(client, app, logged_in, site_key):
+    [rid] = file(client, site_key, 1)
+    act(client, rid, action="close", resolution="not_an_error")
+    assert "Reopened." in act(client, rid, action="reopen").text
+    assert rows(app, sa.select(Report.status, Report.resolution, Report.group_key == Report.anchor_key)) == [
+        ("new", None, True)]
+
+
+def test_reopen_while_a_new_sighting_is_filed_keeps_both(client, app, logged_in, site_key):
+    """A reader sends the same error again at the last moment before reopen writes its group
+    key: the newer report keeps gathering repeats and the reopen still succeeds."""
+    [rid] = file(client, site_key, 1)
+    act(client, rid, action="close", resolution="fixed")
+    token = csrf_token(client.get(f"/reports/{rid}").text)
+    with app.app_context():
+        on_sqlite = db.engine.dialect.name == "sqlite"
+    sighting = {}
+
+    def file_a_sighting_first(session, _context, _instances):
+        report = next((o for o in session.dirty if isinstance(o, Report) and o.id == rid), None)
+        taking_key = report is not None and report.group_key is not None
+        # After the reopen's first write SQLite's write lock makes any sighting wait for the
+        # commit, so there the last moment is just before that write; elsewhere, just before
+        # the key itself is written.
+        if sighting or not (on_sqlite or taking_key):
+            return
+        sighting["response"] = None  # the sighting's own flush must not file another
+        with app.app_context():  # its own database session, as another request has
+            sighting["response"] = post(app.test_client(), report_body(
+                site_key, idempotency_key="seen-again-01", exact="error number 0"))
+
+    sa.event.listen(db.session, "before_flush", file_a_sighting_first)
+    try:
+        page = client.post(f"/reports/{rid}/action", data={"csrf_token": token, "action": "reopen"},
+                           follow_redirects=True)
+    finally:
+        sa.event.remove(db.session, "before_flush", file_a_sighting_first)
+    assert sighting["response"].status_code == 201
+    newer = sighting["response"].json["id"]
+    assert page.status_code == 200 and "Reopened." in page.text
+    assert rows(app, sa.select(Report.id, Report.status, Report.group_key.is_not(None),
+                               Report.previous_report_id).order_by(Report.id)) == [
+        (rid, "new", False, None), (newer, "new", True, rid)]
 
 
 @pytest.mark.parametrize("form, message", [
@@ -197,14 +251,198 @@ def test_admin_adds_site_and_sees_snippet(client, app, auth, make_editor):
     assert origins == '["https://herald.example.com", "https://www.herald.example.com"]'
 
 
+def shown_password(page):
+    return re.search(r'<code class="password">([^<]+)</code>', page.text).group(1)
+
+
+def session_cookie(app, client):
+    """What the session cookie carries, as the server signed it."""
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    return app.session_interface.get_signing_serializer(app).loads(cookie.value)
+
+
 def test_admin_adds_editor_who_can_log_in(client, app, auth, make_editor):
     make_editor(role="admin")
     auth.login()
     page = client.post("/editors", data={"csrf_token": auth.token("/editors"), "email": "New@Example.com",
-                                         "name": "New One", "role": "editor"}, follow_redirects=True)
-    password = re.search(r"first password is: (\S+)", page.text).group(1)
+                                         "name": "New One", "role": "editor"})
+    assert page.status_code == 201 and "It is shown only this once." in page.text
+    password = shown_password(page)
+    # Shown in this response only: never in the session cookie, never again on the page.
+    assert password not in str(session_cookie(app, client))
+    assert password not in client.get("/editors").text
     auth.logout()
     assert auth.login("new@example.com", password).status_code == 302
+
+
+def test_admin_resets_a_password_which_ends_the_editors_sessions(client, app, auth, make_editor):
+    make_editor(role="admin")
+    editor_id = make_editor("reporter@example.com")
+    other = app.test_client()
+    AuthActions(other).login("reporter@example.com")
+    assert other.get("/reports").status_code == 200
+    auth.login()
+    page = client.post(f"/editors/{editor_id}/password", data={"csrf_token": auth.token("/editors")})
+    assert page.status_code == 200 and "reporter@example.com" in page.text
+    password = shown_password(page)
+    assert password not in str(session_cookie(app, client))
+    assert other.get("/reports").status_code == 302
+    assert AuthActions(app.test_client()).login("reporter@example.com").status_code == 401
+    assert AuthActions(app.test_client()).login("reporter@example.com", password).status_code == 302
+
+
+def test_admin_changes_a_role_but_never_removes_the_last_admin(client, app, auth, make_editor):
+    me = make_editor("boss@example.com", role="admin")
+    other = make_editor("deputy@example.com", role="admin")
+    auth.login("boss@example.com")
+    page = client.post(f"/editors/{other}/role", data={"csrf_token": auth.token("/editors"), "role": "editor"},
+                       follow_redirects=True)
+    assert "deputy@example.com is now an editor." in page.text
+    page = client.post(f"/editors/{me}/role", data={"csrf_token": auth.token("/editors"), "role": "editor"},
+                       follow_redirects=True)
+    assert "Cannot demote boss@example.com: the desk needs at least one active admin." in page.text
+    page = client.post(f"/editors/{other}/role", data={"csrf_token": auth.token("/editors"), "role": "chief"},
+                       follow_redirects=True)
+    assert "A role is one of: admin, editor." in page.text
+    assert rows(app, sa.select(Editor.email, Editor.role).order_by(Editor.id)) == [
+        ("boss@example.com", "admin"), ("deputy@example.com", "editor")]
+
+
+def test_editor_methods_keep_an_active_admin(app, make_editor):
+    from copydesk.models import Refused
+    admin_id, editor_id = make_editor("boss@example.com", role="admin"), make_editor("copy@example.com")
+    with app.app_context():
+        admin, editor = db.session.get(Editor, admin_id), db.session.get(Editor, editor_id)
+        assert Editor.find(" Boss@Example.com ") is admin and Editor.find("nobody@example.com") is None
+        for change in (lambda: admin.set_active(False), lambda: admin.set_role("editor")):
+            with pytest.raises(Refused, match="at least one active admin"):
+                change()
+        token = editor.session_token
+        editor.set_active(False)
+        assert (editor.active, editor.session_token != token) == (False, True)
+        editor.set_role("admin")  # an inactive admin does not count as the one that stays
+        with pytest.raises(Refused):
+            admin.set_active(False)
+        editor.set_active(True)
+        admin.set_active(False)
+        assert (admin.active, editor.active, editor.role) == (False, True, "admin")
+
+
+def test_admin_removes_a_site_after_seeing_how_many_reports_go(client, app, auth, make_editor, site_key, make_site):
+    make_editor(role="admin")
+    file(client, site_key, 2)
+    other = make_site(name="Weekly", origins=["https://weekly.example.com"])
+    kept = post(client, report_body(other, url="https://weekly.example.com/a", canonical_url=None),
+                origin="https://weekly.example.com").json["id"]
+    auth.login()
+    post(client, report_body(site_key, idempotency_key="repeat-0001", exact="error number 0"))
+    act(client, 1, action="note", note="Checked.")
+    [(site_id,)] = rows(app, sa.select(Site.id).where(Site.key == site_key))
+    page = client.get(f"/sites/{site_id}/remove")
+    assert page.status_code == 200 and "Its 2 reports" in page.text
+    assert rows(app, sa.select(Site.id).where(Site.key == site_key)) == [(site_id,)]
+    page = client.post(f"/sites/{site_id}/remove", data={"csrf_token": csrf_token(page.text)},
+                       follow_redirects=True)
+    assert "Site “Daily” removed with its 2 reports." in page.text
+    assert rows(app, sa.select(Site.name)) == [("Weekly",)]
+    assert rows(app, sa.select(Report.id)) == [(kept,)]
+    assert rows(app, sa.select(Submission.report_id)) == [(kept,)]
+    assert rows(app, sa.select(Event.id)) == []
+
+
+def test_site_find_by_key_or_name_in_any_case(app, site_key):
+    with app.app_context():
+        assert Site.find(site_key).name == "Daily"
+        assert Site.find("DAILY") is Site.find("daily") is Site.find(site_key)
+        assert Site.find("Weekly") is None
+
+
+@pytest.mark.parametrize("name", ["Daily", "daily", " DAILY ", "DaiLy"])
+def test_duplicate_site_name_is_a_form_error(client, app, auth, make_editor, site_key, name):
+    make_editor(role="admin")
+    auth.login()
+    page = client.post("/sites", data={"csrf_token": auth.token("/sites"), "name": name,
+                                       "origins": "https://other.example.com"})
+    assert page.status_code == 400 and "A site named" in page.text and "exists already." in page.text
+    assert rows(app, sa.select(sa.func.count()).select_from(Site)) == [(1,)]
+
+
+def test_renaming_a_site_to_another_sites_name_is_refused(client, app, auth, make_editor, site_key, make_site):
+    make_editor(role="admin")
+    make_site(name="Газета", origins=["https://gazeta.example.com"])
+    auth.login()
+    [(site_id,)] = rows(app, sa.select(Site.id).where(Site.key == site_key))
+    form = {"csrf_token": auth.token("/sites"), "origins": "https://daily.example.com"}
+    assert client.post(f"/sites/{site_id}", data={**form, "name": "ГАЗЕТА"}).status_code == 400
+    assert client.post(f"/sites/{site_id}", data={**form, "name": "DAILY"}).status_code == 302
+    assert rows(app, sa.select(Site.name).order_by(Site.id)) == [("DAILY",), ("Газета",)]
+
+
+def test_site_name_saved_by_another_admin_meanwhile_is_a_form_error(client, app, auth, make_editor,
+                                                                    monkeypatch):
+    make_editor(role="admin")
+    auth.login()
+    checked = Site.update_from
+
+    def another_admin_saves_first(site, data):
+        checked(site, data)
+        # Between the check and the commit, another admin's site takes the name.
+        with app.app_context(), db.engine.begin() as other:
+            other.execute(sa.insert(Site).values(name="Weekly", name_key="weekly", key="other-admins-key",
+                                                 allowed_origins_json="[]", language="en", max_selection=300,
+                                                 created_at=sa.func.current_timestamp()))
+
+    monkeypatch.setattr(Site, "update_from", another_admin_saves_first)
+    response = client.post("/sites", data={"csrf_token": auth.token("/sites"), "name": "Weekly",
+                                           "origins": "https://weekly.example.com"})
+    assert response.status_code == 400
+    assert "A site named “Weekly” exists already." in response.get_data(as_text=True)
+    assert rows(app, sa.select(Site.key)) == [("other-admins-key",)]
+
+
+def test_migration_renames_existing_duplicate_site_names(tmp_path):
+    """0004 makes names unique: sites already named alike get a number, oldest first."""
+    from flask_migrate import upgrade
+    from copydesk import create_app
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'old.sqlite3'}", "TESTING": True,
+                      "SECRET_KEY": "a-test-secret-that-is-long-enough-0123456789"})
+    with app.app_context():
+        upgrade(revision="0003")
+        db.session.execute(sa.text(
+            "INSERT INTO site (name, key, allowed_origins_json, language, max_selection, notify_emails, "
+            "created_at) VALUES (:name, :key, '[]', 'en', 300, '', '2026-01-01')"),
+            [{"name": name, "key": f"key-{n}"} for n, name in enumerate(["Daily", "DAILY", "Weekly", "daily"])])
+        db.session.commit()
+        upgrade()
+        assert db.session.execute(sa.select(Site.name, Site.name_key).order_by(Site.id)).all() == [
+            ("Daily", "daily"), ("DAILY (2)", "daily (2)"), ("Weekly", "weekly"), ("daily (3)", "daily (3)")]
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("origin", [
+    "https://[::1", "https://a.com:99999", "https://:pw@a.com", "https://user@a.com", "http://*.example.com",
+    "https://a.com:0", "https://a..com", "https://a_b.com", "https://a.com:８０", "ftp://a.com",
+    "https://a.com/path", "https://a.com?x", "https://ex%41mple.com",
+])
+def test_site_form_refuses_origins_no_browser_sends(client, app, auth, make_editor, origin):
+    make_editor(role="admin")
+    auth.login()
+    page = client.post("/sites", data={"csrf_token": auth.token("/sites"), "name": "Herald", "origins": origin})
+    assert page.status_code == 400 and "is not an origin like https://news.example.com." in page.text
+    assert rows(app, sa.select(Site)) == []
+
+
+@pytest.mark.parametrize("origin, stored", [
+    ("https://пример.рф", "https://xn--e1afmkfd.xn--p1ai"), ("https://MÜNCHEN.de", "https://xn--mnchen-3ya.de"),
+    ("https://a.com:443", "https://a.com"), ("http://a.com:80/", "http://a.com"),
+    ("https://a.com:8443", "https://a.com:8443"), ("http://[::1]:5000", "http://[::1]:5000"),
+])
+def test_site_form_stores_origins_as_browsers_send_them(client, app, auth, make_editor, origin, stored):
+    make_editor(role="admin")
+    auth.login()
+    page = client.post("/sites", data={"csrf_token": auth.token("/sites"), "name": "Herald", "origins": origin})
+    assert page.status_code == 302
+    assert rows(app, sa.select(Site.allowed_origins_json)) == [(f'["{stored}"]',)]
 
 
 def test_password_change(client, auth, make_editor):
@@ -216,6 +454,7 @@ def test_password_change(client, auth, make_editor):
     short = client.post("/account", data={"csrf_token": auth.token("/account"),
                                           "current_password": "correct horse battery", "new_password": "short"})
     assert short.status_code == 400 and "12 to 200 characters" in short.text
+    assert 'minlength="12" maxlength="200"' in client.get("/account").text  # the same rule in the browser
     ok = client.post("/account", data={"csrf_token": auth.token("/account"),
                                        "current_password": "correct horse battery",
                                        "new_password": "a new long password"}, follow_redirects=True)
@@ -230,3 +469,61 @@ def test_rtl_override_in_reader_text_is_isolated(client, logged_in, site_key):
     page = client.get(f"/reports/{rid}").text
     assert "<mark><bdi>\u202eevil</bdi></mark>" in page
     assert "…<bdi>before \u202e</bdi>" in page
+
+
+def test_editor_added_by_another_admin_meanwhile_is_a_form_error(client, app, auth, make_editor, monkeypatch):
+    make_editor(role="admin")
+    auth.login()
+    token = auth.token("/editors")
+    set_password = Editor.set_password
+
+    def another_admin_adds_first(editor, password):
+        set_password(editor, password)
+        # Between the check and the commit, another admin adds the same email.
+        with app.app_context(), db.engine.begin() as other:
+            other.execute(sa.insert(Editor).values(
+                email="new@example.com", name="", password_hash="x", role="editor", active=True,
+                session_token="other-admins", created_at=sa.func.current_timestamp()))
+
+    monkeypatch.setattr(Editor, "set_password", another_admin_adds_first)
+    page = client.post("/editors", data={"csrf_token": token, "email": "New@Example.com", "role": "editor"})
+    assert page.status_code == 400
+    assert "An editor with the email new@example.com exists already." in page.text
+    assert rows(app, sa.select(Editor.session_token).where(Editor.email == "new@example.com")) == [
+        ("other-admins",)]
+
+
+@pytest.mark.parametrize("form, field, message", [
+    ({"name": "Herald", "language": "en\n"}, "language", "Use a language code such as en or ru."),
+    ({"name": " \u00a0 "}, "name", "Give the site a name."),
+])
+def test_site_form_refuses_a_blank_name_or_a_language_with_a_newline(client, app, auth, make_editor,
+                                                                      form, field, message):
+    make_editor(role="admin")
+    auth.login()
+    page = client.post("/sites", data={"csrf_token": auth.token("/sites"), "origins": "https://h.example.com",
+                                       **form})
+    assert page.status_code == 400 and message in page.text
+    assert rows(app, sa.select(Site)) == []
+
+
+def test_site_name_is_stored_without_edge_spaces(client, app, auth, make_editor):
+    make_editor(role="admin")
+    auth.login()
+    page = client.post("/sites", data={"csrf_token": auth.token("/sites"), "name": "  Herald ",
+                                       "origins": "https://h.example.com"})
+    assert page.status_code == 302
+    assert rows(app, sa.select(Site.name, Site.name_key)) == [("Herald", "herald")]
+
+
+@pytest.mark.parametrize("public_url, expected", [
+    ("https://desk.example.com/", "https://desk.example.com/static/copydesk.js"),
+    (None, "http://localhost/static/copydesk.js"),  # no PUBLIC_URL: the address the page was asked at
+])
+def test_site_page_snippet_uses_the_public_url(client, app, auth, make_editor, site_key, public_url, expected):
+    app.config["PUBLIC_URL"] = public_url
+    make_editor(role="admin")
+    auth.login()
+    [(site_id,)] = rows(app, sa.select(Site.id))
+    page = client.get(f"/sites/{site_id}")
+    assert f'<script src="{expected}" data-site="{site_key}" defer></script>' in html.unescape(page.text)

@@ -53,9 +53,13 @@ ROUTES = {
     ("dashboard.site", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={
         "name": "Daily renamed", "origins": "https://daily.example.com", "language": "en"}),
     ("dashboard.editors", "GET"): Route(LOGIN, 403, 200),
-    ("dashboard.editors", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={
+    ("dashboard.site_remove", "GET"): Route(LOGIN, 403, 200),
+    ("dashboard.site_remove", "POST"): Route(LOGIN, 403, 302, changes_data=True),
+    ("dashboard.editors", "POST"): Route(LOGIN, 403, 201, changes_data=True, form={
         "email": "new.editor@example.com", "name": "New Editor", "role": "editor"}),
     ("dashboard.editor_active", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={"active": "0"}),
+    ("dashboard.editor_role", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={"role": "admin"}),
+    ("dashboard.editor_password", "POST"): Route(LOGIN, 403, 200, changes_data=True),
 }
 POST_ROUTES = [key for key in ROUTES if key[1] == "POST"]
 

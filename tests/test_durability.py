@@ -13,20 +13,12 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import rows
+from conftest import ORIGIN, report_body, rows
 from copydesk.models import Report, Submission
 
-ORIGIN = "https://daily.example.com"
 CLIENTS = 12
 SENDS_PER_CLIENT = 12
 ANCHORS = 5
-
-
-def report_body(site_key, key, anchor):
-    return {"site": site_key, "idempotency_key": key, "url": ORIGIN + f"/2026/11/story-{anchor}",
-            "canonical_url": None, "title": "Story", "lang": "en", "exact": f"mistake {anchor}",
-            "prefix": "", "suffix": "", "position": None, "comment": key, "suggestion": "",
-            "website": ""}
 
 
 class Client(threading.Thread):
@@ -42,7 +34,9 @@ class Client(threading.Thread):
         session = requests.Session()
         for send in range(SENDS_PER_CLIENT):
             key = f"crash-{self.number:03d}-{send:03d}"
-            body = report_body(self.site_key, key, (self.number + send) % ANCHORS)
+            anchor = (self.number + send) % ANCHORS
+            body = report_body(self.site_key, idempotency_key=key, url=ORIGIN + f"/2026/11/story-{anchor}",
+                               canonical_url=None, exact=f"mistake {anchor}", comment=key)
             while time.monotonic() < self.deadline:
                 try:
                     response = session.post(self.url + "/api/v1/reports", json=body,

@@ -11,18 +11,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import rows
+from conftest import ORIGIN, report_body, rows
 from copydesk.models import Report, Submission
 
-ORIGIN = "https://daily.example.com"
 THREADS = 16
-
-
-def report_body(site_key, key):
-    return {"site": site_key, "idempotency_key": key, "url": ORIGIN + "/2026/11/harbour",
-            "canonical_url": None, "title": "Harbour", "lang": "en", "exact": "habour",
-            "prefix": "The old ", "suffix": " wall", "position": 5, "comment": f"from {key}",
-            "suggestion": "harbour", "website": ""}
 
 
 def fire_at_once(url, bodies):
@@ -73,7 +65,7 @@ def _race(app, make_site, database_url, serve, distinct_keys):
     site_key = make_site(origins=[ORIGIN])
     server = serve(database_url, workers=2, threads=THREADS // 2)
     keys = [f"race-key-{i % distinct_keys:06d}" for i in range(THREADS)]
-    answers = fire_at_once(server.url, [report_body(site_key, key) for key in keys])
+    answers = fire_at_once(server.url, [report_body(site_key, idempotency_key=key, comment=f"from {key}") for key in keys])
     check_one_report_per_anchor(app, answers, keys)
 
 

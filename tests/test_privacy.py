@@ -8,21 +8,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import rows
+from conftest import ORIGIN, report_body, rows
 from copydesk.db import db
 from copydesk.extensions import limiter
 from copydesk.intake import hash_ip
 from copydesk.models import Report, Submission, utcnow
-from test_api import ORIGIN, report_body
 
 READER_IP = "203.0.113.77"
 PROXY_IP = "10.1.2.3"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) Reader/1.0"
-
-
-@pytest.fixture
-def site_key(make_site):
-    return make_site(origins=[ORIGIN])
 
 
 def every_stored_value(app):
@@ -67,7 +61,7 @@ def test_ip_hash_is_keyed_by_the_secret(app):
     from copydesk import create_app
     with app.test_request_context():
         ours = hash_ip(READER_IP)
-    other = create_app({**app.config, "SECRET_KEY": "another-secret", "TESTING": True})
+    other = create_app({**app.config, "SECRET_KEY": "another-secret-8e1d5c3a9f7b2064d1c8e5a3b7f90246", "TESTING": True})
     with other.test_request_context():
         theirs = hash_ip(READER_IP)
     with other.app_context():
@@ -195,3 +189,100 @@ def test_purge_with_bad_days_is_a_clear_error(app, runner, aged_submissions, val
     assert result.exit_code == 2
     assert message in result.output
     assert personal_fields(app) == before
+
+
+# --- The secret key and the files that hold secrets ----------------------------------------
+
+@pytest.fixture
+def fresh_instance(tmp_path, monkeypatch):
+    """An empty instance folder and no secret key or database URL in the environment."""
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("COPYDESK_INSTANCE_PATH", str(instance))
+    for name in ("COPYDESK_SECRET_KEY", "COPYDESK_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return instance
+
+
+def test_secret_key_of_digits_is_read_as_text(fresh_instance, monkeypatch, database_url):
+    from copydesk import create_app
+    digits = "1234567890" * 4
+    monkeypatch.setenv("COPYDESK_SECRET_KEY", digits)
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url})
+    assert app.config["SECRET_KEY"] == digits
+    page = app.test_client().get("/login")
+    assert page.status_code == 200 and "Log in" in page.text
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("key, problem", [
+    ("12345678901234567890", "is 20 characters long; it needs at least 32"),
+    ("s3cret", "is 6 characters long; it needs at least 32"),
+    ("change-me-to-64-random-hex-characters", "is a placeholder from an example"),
+    ("your-secret-key-goes-here-0123456789", "is a placeholder from an example"),
+    ("ab" * 30, "repeats too few different characters to be secret"),
+], ids=["digits", "short", "readme-placeholder", "placeholder", "repetitive"])
+def test_guessable_secret_key_stops_startup_with_a_clear_error(fresh_instance, monkeypatch, key, problem):
+    from copydesk import create_app
+    from copydesk.config import SettingError
+    monkeypatch.setenv("COPYDESK_SECRET_KEY", key)
+    with pytest.raises(SettingError) as refused:
+        create_app({"TESTING": True})
+    assert f"COPYDESK_SECRET_KEY {problem}." in str(refused.value)
+    assert not (fresh_instance / "copydesk.sqlite3").exists()  # refused before touching anything
+
+
+def test_cli_prints_the_secret_key_error_without_a_traceback(fresh_instance):
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "COPYDESK_SECRET_KEY": "12345678901234567890"}
+    result = subprocess.run([str(Path(sys.executable).parent / "copydesk"), "sites", "list"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "Error: COPYDESK_SECRET_KEY is 20 characters long; it needs at least 32." in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.fixture
+def world_readable_umask():
+    import os
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def mode(path):
+    return path.stat().st_mode & 0o777
+
+
+def test_database_and_its_wal_files_are_created_private(fresh_instance, world_readable_umask):
+    from flask_migrate import upgrade
+
+    from copydesk import create_app
+    app = create_app({"TESTING": True})
+    database = fresh_instance / "copydesk.sqlite3"
+    with app.app_context():
+        upgrade()
+        db.session.execute(sa.text("SELECT count(*) FROM report")).scalar()  # keeps the WAL open
+        files = [database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")]
+        assert {file.name: mode(file) for file in files} == {file.name: 0o600 for file in files}
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_generated_secret_key_file_is_private_from_its_first_byte(fresh_instance, world_readable_umask, monkeypatch):
+    import os
+
+    from copydesk import create_app
+    # No tightening after the fact: the file must be created private.
+    monkeypatch.setattr(os, "chmod", lambda *args, **kwargs: None)
+    monkeypatch.setattr(Path, "chmod", lambda *args, **kwargs: None)
+    app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"})
+    key_file = fresh_instance / "secret_key"
+    assert mode(key_file) == 0o600
+    assert app.config["SECRET_KEY"] == key_file.read_text().strip()
+    assert len(app.config["SECRET_KEY"]) == 64
+    # Kept: the next start (or another worker) uses the same key.
+    assert create_app({"TESTING": True, "DATABASE_URL": "sqlite://"}).config["SECRET_KEY"] == app.config["SECRET_KEY"]
+    assert [path.name for path in fresh_instance.iterdir()] == ["secret_key"]  # no draft left behind

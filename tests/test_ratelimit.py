@@ -8,20 +8,14 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from conftest import rows, with_settings
+from conftest import ORIGIN, report_body, rows, with_settings
 from copydesk.db import db
 from copydesk.models import Report, Submission
-from test_api import ORIGIN, report_body
 
 READER = "203.0.113.5"
 OTHER_READER = "198.51.100.7"
 PROXY = "10.0.0.2"
 MESSAGE = re.compile(r"^(?P<what>.+)\. Please try again in (?P<n>\d+) (?P<unit>minute|minutes|hours)\.$")
-
-
-@pytest.fixture
-def site_key(make_site):
-    return make_site(origins=[ORIGIN])
 
 
 def send(client, site_key, key, ip=READER, headers=None, **fields):
@@ -38,6 +32,9 @@ def assert_rate_limited(response, what, window_seconds):
     assert response.content_type == "application/json"
     [message] = response.json["errors"]["_request"]
     assert set(response.json["errors"]) == {"_request"}
+    code = {"Too many reports from your address": "rate_limited_address",
+            "This site is receiving too many reports right now": "rate_limited_site"}.get(what, "rate_limited_address")
+    assert response.json["codes"] == {"_request": [code]}
     match = MESSAGE.match(message)
     assert match, message
     assert match["what"] == what
@@ -56,6 +53,7 @@ def test_flood_from_one_address_gets_429_with_retry_after(app, client, site_key)
         assert send(client, site_key, f"reader-key-{n}").status_code == 201
     refused = send(client, site_key, "reader-key-3")
     assert_rate_limited(refused, "Too many reports from your address", 300)
+    assert (refused.headers["X-RateLimit-Limit"], refused.headers["X-RateLimit-Remaining"]) == ("3", "0")
     assert re.search(r"try again in [1-5] minutes?\.", refused.json["errors"]["_request"][0])
     assert submissions(app) == ["reader-key-0", "reader-key-1", "reader-key-2"]
 
@@ -197,13 +195,14 @@ def test_limits_are_read_from_copydesk_environment_variables(monkeypatch, app_co
             db.engine.dispose()
 
 
-def test_honeypot_filled_by_a_bot_is_answered_201_and_stores_nothing(app, client, site_key, caplog):
+def test_honeypot_filled_by_a_bot_cannot_tell_its_answer_from_a_real_one(app, client, site_key, caplog):
     caplog.set_level(logging.INFO, logger=app.logger.name)
-    assert send(client, site_key, "reader-0001").status_code == 201
-    bot = send(client, site_key, "bot-key-0001", website="https://cheap-pills.example")
-    assert bot.status_code == 201
-    assert bot.content_type == "application/json"
-    assert bot.json == {"id": 0, "joined": False, "count": 0}
+    real = send(client, site_key, "reader-0001")
+    bot = send(client, site_key, "bot-key-0001", exact="four-hour", website="https://cheap-pills.example")
+    # What a second real report would have been told: the next id, a new report, one send.
+    assert (bot.status_code, bot.content_type) == (real.status_code, real.content_type) == (201, "application/json")
+    assert bot.json == {"id": real.json["id"] + 1, "joined": False, "count": 1}
+    assert set(bot.headers.keys()) == set(real.headers.keys())
     assert bot.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert submissions(app) == ["reader-0001"]
     assert rows(app, sa.select(Report.id, Report.submission_count)) == [(1, 1)]
@@ -221,7 +220,82 @@ def test_honeypot_hits_count_against_the_senders_address(app, client, site_key):
 
 
 def test_honeypot_drop_does_not_use_up_an_idempotency_key(app, client, site_key):
-    assert send(client, site_key, "shared-key-0001", website="x").json["id"] == 0
+    assert send(client, site_key, "shared-key-0001", website="x").json == {"id": 1, "joined": False, "count": 1}
     real = send(client, site_key, "shared-key-0001")
     assert real.json == {"id": 1, "joined": False, "count": 1}
     assert submissions(app) == ["shared-key-0001"]
+
+
+def test_two_honeypot_sends_in_a_row_are_told_growing_ids(app, client, site_key):
+    real = send(client, site_key, "reader-0001")
+    bots = [send(client, site_key, f"bot-key-{n:04}", exact=f"word {n}", website="x").json for n in range(2)]
+    # What two more real reports would have been told.
+    assert bots == [{"id": real.json["id"] + 1, "joined": False, "count": 1},
+                    {"id": real.json["id"] + 2, "joined": False, "count": 1}]
+    assert submissions(app) == ["reader-0001"]
+
+
+def test_honeypot_send_repeating_an_open_report_is_told_it_joined(app, client, site_key):
+    first = send(client, site_key, "reader-0001")
+    send(client, site_key, "reader-0002", ip=OTHER_READER)
+    bot = send(client, site_key, "bot-key-0001", website="x")
+    assert bot.json == {"id": first.json["id"], "joined": True, "count": 3}
+    assert rows(app, sa.select(Report.submission_count)) == [(2,)]
+
+
+def test_honeypot_send_reusing_an_accepted_key_is_told_the_first_answer(app, client, site_key):
+    first = send(client, site_key, "reader-0001")
+    bot = send(client, site_key, "reader-0001", exact="four-hour", website="x")
+    assert bot.json == first.json == {"id": 1, "joined": False, "count": 1}
+    assert submissions(app) == ["reader-0001"]
+
+
+@with_settings(RATELIMIT_REPORTS_PER_SITE="5 per 5 minutes")
+def test_concurrent_sends_to_one_site_store_exactly_its_limit(app, site_key, monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from copydesk import intake
+    file_batch = intake._file_batch
+
+    def slow_file_batch(*args):
+        time.sleep(0.2)  # the sends arriving meanwhile wait together, as under a flood
+        return file_batch(*args)
+    monkeypatch.setattr(intake, "_file_batch", slow_file_batch)
+
+    def reader(n):
+        with app.test_client() as reader_client:
+            return send(reader_client, site_key, f"reader-{n:04}", ip=f"192.0.2.{n}", exact=f"word {n}").status_code
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(reader, range(32)))
+    assert sorted(codes) == [201] * 5 + [429] * 27
+    assert len(submissions(app)) == 5
+    assert len(rows(app, sa.select(Report.id))) == 5
+
+
+@with_settings(RATELIMIT_REPORTS_PER_IP="1 per 5 minutes")
+def test_addresses_of_one_ipv6_64_share_the_report_limit(app, client, site_key):
+    assert send(client, site_key, "reader-0001", ip="2001:db8:1:2::10").status_code == 201
+    assert send(client, site_key, "reader-0002", ip="2001:db8:1:2:ffff::99").status_code == 429
+    assert send(client, site_key, "reader-0003", ip="2001:db8:1:3::10").status_code == 201
+    assert submissions(app) == ["reader-0001", "reader-0003"]
+
+
+@with_settings(RATELIMIT_STORAGE_URL="redis://127.0.0.1:1/0")
+def test_reports_are_accepted_while_the_rate_limit_store_is_down(app, client, site_key, caplog):
+    caplog.set_level(logging.ERROR, logger="copydesk")
+    first = send(client, site_key, "reader-0001")
+    assert (first.status_code, first.json) == (201, {"id": 1, "joined": False, "count": 1})
+    assert send(client, site_key, "reader-0002", exact="four-hour").status_code == 201
+    assert submissions(app) == ["reader-0001", "reader-0002"]
+    assert any("rate-limit store unavailable" in message for message in caplog.messages)
+    config = client.get(f"/api/v1/sites/{site_key}/widget-config", headers={"Origin": ORIGIN})
+    assert config.status_code == 200
+
+
+@with_settings(RATELIMIT_ENABLED=False, RATELIMIT_REPORTS_PER_IP="1 per 5 minutes",
+               RATELIMIT_REPORTS_PER_SITE="1 per 5 minutes")
+def test_no_send_is_limited_when_rate_limits_are_off(app, client, site_key):
+    codes = [send(client, site_key, f"reader-{n:04}", exact=f"word {n}").status_code for n in range(3)]
+    assert codes == [201, 201, 201]
+    assert len(submissions(app)) == 3

@@ -10,11 +10,10 @@ import redis
 import requests
 import sqlalchemy as sa
 
-from conftest import rows
+from conftest import ORIGIN, report_body, rows
 from copydesk.models import Submission
 
 REDIS_URL = os.environ.get("COPYDESK_TEST_REDIS_URL")
-ORIGIN = "https://daily.example.com"
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not REDIS_URL, reason="set COPYDESK_TEST_REDIS_URL to run the Redis tests")]
@@ -30,13 +29,6 @@ def redis_db():
     client.close()
 
 
-def report_body(site_key, key):
-    return {"site": site_key, "idempotency_key": key, "url": ORIGIN + "/2026/11/bridge",
-            "canonical_url": None, "title": "Bridge", "lang": "en", "exact": f"wrold {key}",
-            "prefix": "", "suffix": "", "position": None, "comment": "", "suggestion": "",
-            "website": ""}
-
-
 def two_servers(serve, database_url, storage_url):
     # One worker each, so with memory:// every server counts for itself.
     env = {"COPYDESK_RATELIMIT_STORAGE_URL": storage_url,
@@ -49,7 +41,7 @@ def send_alternately(servers, site_key, count):
     for n in range(count):
         server = servers[n % len(servers)]
         answers.append(requests.post(server.url + "/api/v1/reports",
-                                     json=report_body(site_key, f"shared-limit-{n:04d}"),
+                                     json=report_body(site_key, idempotency_key=f"shared-limit-{n:04d}"),
                                      headers={"Origin": ORIGIN}, timeout=10))
     return answers
 

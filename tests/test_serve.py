@@ -6,23 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 import requests
 import sqlalchemy as sa
 
-from conftest import rows
+from conftest import ORIGIN, TEST_SECRET_KEY, report_body, rows
 from copydesk.models import Report, Submission
 from copydesk.server import MAX_DEFAULT_WORKERS, default_workers, server_options
 
-ORIGIN = "https://daily.example.com"
 COPYDESK = str(Path(sys.executable).parent / "copydesk")
-
-
-def report_body(site_key, key="serve-key-000001"):
-    return {"site": site_key, "idempotency_key": key, "url": ORIGIN + "/2026/11/storm",
-            "canonical_url": None, "title": "Storm", "lang": "en", "exact": "teh storm",
-            "prefix": "Yesterday ", "suffix": " came", "position": 10, "comment": "",
-            "suggestion": "the storm", "website": ""}
 
 
 def test_healthz_answers_ok_without_login(client):
@@ -53,7 +46,7 @@ def make_app(tmp_path, monkeypatch):
 @pytest.mark.parametrize("url", ["sqlite:////nonexistent-copydesk-dir/missing/db.sqlite3",
                                  "postgresql+psycopg://postgres@127.0.0.1:1/nowhere"])
 def test_healthz_is_503_json_when_database_unreachable(make_app, url):
-    app = make_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": url})
+    app = make_app({"TESTING": True, "SECRET_KEY": TEST_SECRET_KEY, "DATABASE_URL": url})
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.content_type == "application/json"
@@ -73,13 +66,38 @@ def test_healthz_is_never_rate_limited(app_config, make_app, monkeypatch):
 
 def test_default_workers_follow_cpu_count_and_are_capped(monkeypatch):
     import multiprocessing
+
+    from copydesk.config import defaults
     monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 2)
     assert default_workers() == 5
     monkeypatch.setattr(multiprocessing, "cpu_count", lambda: 64)
     assert default_workers() == MAX_DEFAULT_WORKERS
-    options = server_options({"BIND": "127.0.0.1:8000", "WORKERS": None, "THREADS": 4, "TIMEOUT": 30})
-    assert options["worker_class"] == "gthread" and options["threads"] == 4
-    assert options["workers"] == MAX_DEFAULT_WORKERS and options["timeout"] == 30
+    shared = {**defaults(), "RATELIMIT_STORAGE_URL": "redis://127.0.0.1:6379/5"}
+    options = server_options(shared)
+    assert (options["workers"], options["threads"], options["timeout"]) == (MAX_DEFAULT_WORKERS, 4, 30)
+    assert options["worker_class"] == "asgi"
+
+
+def test_memory_limits_mean_one_process_by_default():
+    """Each process would count the `memory://` limits for itself: one process, more threads."""
+    from copydesk.config import defaults
+    options = server_options(defaults())
+    assert (options["workers"], options["threads"]) == (1, 16)
+    with pytest.raises(click.UsageError, match="Use one worker"):
+        server_options(defaults(), workers=3)
+    allowed = server_options({**defaults(), "RATELIMIT_PER_PROCESS": True}, workers=3)
+    assert (allowed["workers"], allowed["threads"]) == (3, 4)
+
+
+def test_gunicorn_trusts_no_forwarded_header():
+    """ProxyFix (TRUSTED_PROXIES) alone decides; gunicorn must not set the scheme,
+    SCRIPT_NAME or PATH_INFO from any peer's headers, loopback included."""
+    from copydesk.config import defaults
+    from copydesk.server import CopydeskServer
+    server = CopydeskServer(object(), server_options(defaults()))
+    assert server.cfg.forwarded_allow_ips == []
+    assert server.cfg.secure_scheme_headers == {}
+    assert server.cfg.forwarder_headers == []
 
 
 @pytest.mark.slow
@@ -89,14 +107,14 @@ def test_serve_takes_reports_and_logs_json_lines(app, make_site, database_url, s
 
     health = requests.get(server.url + "/healthz", timeout=5)
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
-    response = requests.post(server.url + "/api/v1/reports", json=report_body(site_key),
+    response = requests.post(server.url + "/api/v1/reports", json=report_body(site_key, idempotency_key="serve-key-000001"),
                              headers={"Origin": ORIGIN, "User-Agent": 'agent "with quotes"'}, timeout=5)
     assert response.status_code == 201, response.text
     assert response.json()["joined"] is False
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert server.stop() == 0
 
-    assert rows(app, sa.select(Report.exact, Report.submission_count)) == [("teh storm", 1)]
+    assert rows(app, sa.select(Report.exact, Report.submission_count)) == [("principle keeper", 1)]
     assert rows(app, sa.select(Submission.idempotency_key)) == [("serve-key-000001",)]
     access = [json.loads(line) for line in server.log_lines("stdout")]
     post = [entry for entry in access if entry["path"] == "/api/v1/reports"]
@@ -116,7 +134,7 @@ def test_serve_takes_reports_and_logs_json_lines(app, make_site, database_url, s
 
 def _serve_once(database_url, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "COPYDESK_DATABASE_URL": database_url,
-           "COPYDESK_SECRET_KEY": "x", "COPYDESK_INSTANCE_PATH": str(tmp_path / "instance")}
+           "COPYDESK_SECRET_KEY": TEST_SECRET_KEY, "COPYDESK_INSTANCE_PATH": str(tmp_path / "instance")}
     return subprocess.run([COPYDESK, "serve", "--bind", "127.0.0.1:1"], env=env,
                           capture_output=True, text=True, timeout=60)
 
@@ -165,3 +183,94 @@ def test_nav_counts_are_reused_briefly_and_recounted_after_an_editors_action(
     token = csrf_token(client.get(f"/reports/{report_id}").text)
     client.post(f"/reports/{report_id}/action", data={"action": "confirm", "csrf_token": token})
     assert counts() == {"new": 0, "confirmed": 1}  # the editor's own change shows at once
+
+
+def test_serve_refuses_several_processes_counting_limits_each(database_url, tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "COPYDESK_DATABASE_URL": database_url,
+           "COPYDESK_SECRET_KEY": TEST_SECRET_KEY, "COPYDESK_INSTANCE_PATH": str(tmp_path / "instance")}
+    result = subprocess.run([COPYDESK, "serve", "--bind", "127.0.0.1:1", "--workers", "3"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "3 worker processes with COPYDESK_RATELIMIT_STORAGE_URL=memory://" in result.stderr
+    assert "COPYDESK_RATELIMIT_STORAGE_URL=redis://" in result.stderr and "Traceback" not in result.stderr
+    assert "Listening at" not in result.stderr
+
+
+@pytest.mark.slow
+def test_serve_default_counts_report_limits_exactly(make_site, database_url, serve):
+    """49 sends at once against a limit of 10: exactly 10 are accepted (one process counts all)."""
+    from concurrent.futures import ThreadPoolExecutor
+    site_key = make_site(origins=[ORIGIN])
+    server = serve(database_url, workers=None, threads=None,
+                   env={"COPYDESK_RATELIMIT_REPORTS_PER_IP": "10 per hour",
+                        "COPYDESK_RATELIMIT_PER_PROCESS": "false"})
+
+    def send(number):
+        body = report_body(site_key, idempotency_key=f"exact-limit-{number:06d}", exact=f"teh {number}")
+        return requests.post(server.url + "/api/v1/reports", json=body, headers={"Origin": ORIGIN},
+                             timeout=30).status_code
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(send, range(49)))
+    assert (statuses.count(201), statuses.count(429)) == (10, 39)
+
+
+@pytest.mark.slow
+def test_serve_keeps_answering_while_30_clients_send_headers_slowly(database_url, serve):
+    """Slowloris: 30 connections trickling header lines must not take a thread each."""
+    import socket
+    import threading
+    import time
+    server = serve(database_url, workers=None, threads=None)
+    slow = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(30)]
+    stop = threading.Event()
+
+    def trickle():
+        while not stop.is_set():
+            for connection in slow:
+                connection.sendall(b"X-Slow: 1\r\n")
+            stop.wait(1)
+    try:
+        for connection in slow:
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: desk\r\n")
+        trickler = threading.Thread(target=trickle, daemon=True)
+        trickler.start()
+        time.sleep(1.5)
+        for _ in range(5):
+            started = time.monotonic()
+            assert requests.get(server.url + "/healthz", timeout=2).json() == {"status": "ok"}
+            assert time.monotonic() - started < 2
+    finally:
+        stop.set()
+        for connection in slow:
+            connection.close()
+
+
+FORGED = {"X-Forwarded-Proto": "https", "X-Forwarded-Ssl": "on", "X-Forwarded-Protocol": "ssl",
+          "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "evil.example", "SCRIPT_NAME": "/forged",
+          "Forwarded": "for=203.0.113.9;proto=https"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_serve_forwarded_headers_count_only_through_trusted_proxies(database_url, serve, proxies):
+    server = serve(database_url, workers=None, env={"COPYDESK_TRUSTED_PROXIES": str(proxies)})
+    response = requests.get(server.url + "/login", headers=FORGED, timeout=5)
+    assert response.status_code == 200
+    assert "/forged" not in response.text
+    cookie = response.headers["Set-Cookie"]
+    if proxies == 0:  # nothing forwarded changes anything
+        assert "Strict-Transport-Security" not in response.headers
+        assert "Secure" not in cookie
+    else:  # one trusted proxy: ProxyFix takes its scheme
+        assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+        assert "Secure" in cookie
+    assert server.stop() == 0
+    from copydesk import create_app
+    from copydesk.db import db
+    from copydesk.intake import hash_ip
+    app = create_app({"SECRET_KEY": TEST_SECRET_KEY, "DATABASE_URL": database_url})
+    with app.test_request_context():
+        expected = hash_ip("203.0.113.9" if proxies else "127.0.0.1")
+        db.engine.dispose()
+    [login] = [json.loads(line) for line in server.log_lines("stdout") if '"/login"' in line]
+    assert login["remote_hash"] == expected

@@ -26,6 +26,18 @@ def test_loader_and_dialog_fit_in_6_kib_gzipped():
     assert sum(gzipped(STATIC / name) for name in BUILT) <= 6144
 
 
+def test_served_gzip_copies_fit_the_budgets_too():
+    # What browsers that take gzip actually download.
+    assert (STATIC / "copydesk.js.gz").stat().st_size <= 2048
+    assert sum((STATIC / f"{name}.gz").stat().st_size for name in BUILT) <= 6144
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_gzip_copy_holds_the_built_file(name):
+    assert gzip.decompress((STATIC / f"{name}.gz").read_bytes()) == (STATIC / name).read_bytes(), (
+        f"static/{name}.gz is stale: run `make widget` and commit the result")
+
+
 def test_committed_build_matches_a_fresh_build(tmp_path):
     if not shutil.which("node") or not (ROOT / "widget" / "node_modules" / "esbuild").is_dir():
         pytest.skip("needs node and `npm ci` in widget/ (make test does both)")
@@ -33,6 +45,11 @@ def test_committed_build_matches_a_fresh_build(tmp_path):
     for name in BUILT:
         assert (tmp_path / name).read_bytes() == (STATIC / name).read_bytes(), (
             f"static/{name} is stale: run `make widget` and commit the result")
+        # Compared unpacked: another zlib may pack the same bytes differently.
+        assert gzip.decompress((tmp_path / f"{name}.gz").read_bytes()) == (STATIC / name).read_bytes()
+    # Internal property names stay the same from release to release (see widget/README.md).
+    assert (tmp_path / "mangle-cache.json").read_text() == (ROOT / "widget" / "mangle-cache.json").read_text(), (
+        "widget/mangle-cache.json is stale: run `make widget` and commit the result")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "widget" / "src").glob("*.js")) + [STATIC / n for n in BUILT],

@@ -3,7 +3,8 @@ element boundaries, with whitespace normalized; and what it refuses to read."""
 
 import pytest
 from playwright.sync_api import expect
-from widget_pages.helpers import THANKS, open_dialog, pages, select_text, submissions  # noqa: F401
+from widget_pages.helpers import (THANKS, open_dialog, pages, press_left_to_the_page,  # noqa: F401
+                                  select_text, submissions)
 
 
 @pytest.fixture
@@ -55,8 +56,7 @@ def test_selection_in_a_form_field_is_ignored(capture_page, field):
     capture_page.focus(field)
     capture_page.evaluate("""f => { const e = document.querySelector(f);
         if (e.select) e.select(); else getSelection().selectAllChildren(e); }""", field)
-    capture_page.keyboard.press("Control+Enter")
-    capture_page.wait_for_timeout(400)
+    assert press_left_to_the_page(capture_page, "Control+Enter")
     expect(capture_page.get_by_role("dialog")).to_have_count(0)
 
 
@@ -81,6 +81,24 @@ def test_site_limit_from_data_max_selection(page, pages):  # noqa: F811
     page.goto(url)
     select_text(page, "twenty-five characters!")
     expect(open_dialog(page)).to_contain_text("Please select at most 20 characters.")
+
+
+# The desk takes a language tag of at most 35 characters; a longer one would cost the whole report.
+LANG_35 = "en-abcdefgh-abcdefgh-abcdefgh-abcde"
+
+
+@pytest.mark.parametrize(("html_lang", "sent"), [(LANG_35, LANG_35), (LANG_35 + "f", "")],
+                         ids=["35-characters", "36-characters"])
+def test_page_language_is_sent_only_as_a_tag_the_desk_takes(page, pages, live_server, html_lang, sent):  # noqa: F811
+    page.goto(pages.article(f"/lang-{len(html_lang)}.html", "<p>Some words to select.</p>",
+                            html_attrs=f'lang="{html_lang}"'))
+    select_text(page, "words")
+    dialog = open_dialog(page)
+    with page.expect_request("**/api/v1/reports") as request:
+        send(dialog)
+    assert request.value.post_data_json["lang"] == sent
+    [row] = submissions(live_server.app)
+    assert (row.exact, row.lang) == ("words", sent)
 
 
 def test_article_root_from_data_root(page, pages, live_server):  # noqa: F811

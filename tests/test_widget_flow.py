@@ -3,7 +3,8 @@
 import re
 
 from playwright.sync_api import expect
-from widget_pages.helpers import MAC_PLATFORM, MAC_UA, THANKS, open_dialog, select_text, submissions
+from widget_pages.helpers import (MAC_PLATFORM, MAC_UA, THANKS, open_dialog, press_left_to_the_page, select_text,
+                                  submissions)
 
 # Plain text that runs into the first <em> of the demo article.
 DEMO_START = "the weather into"
@@ -70,8 +71,7 @@ def test_mac_readers_use_cmd_enter_not_ctrl_enter(new_context, live_server, demo
         "If you find an error, please select a piece of text and press Cmd + Enter")
     select_text(page, DEMO_START, DEMO_END)
 
-    page.keyboard.press("Control+Enter")
-    page.wait_for_timeout(400)
+    assert press_left_to_the_page(page, "Control+Enter")
     expect(page.get_by_role("dialog")).to_have_count(0)
 
     expected = report_via_widget(page, demo["article_url"], key="Meta+Enter")

@@ -1,37 +1,68 @@
 """The public JSON API the widget talks to: ``/api/v1``."""
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_limiter import RateLimitExceeded
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
+from . import intake, limits
 from .db import db
-from .extensions import check_report_limits, limiter, report_limit_headers, retry_after, wait_words
-from .intake import file_report, find_replay, find_site, hash_ip
+from .extensions import limiter, retry_after, wait_words
 from .models import Site
-from .schemas import MAX_COMMENT, MAX_CONTEXT, ReportCreatedSchema, WidgetConfigSchema, load_report
+from .schemas import (MAX_COMMENT, MAX_CONTEXT, ReportCreatedSchema, ReportSchema, WidgetConfigSchema,
+                      error_codes)
 from .text import storable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
+report_schema = ReportSchema()
 created_schema = ReportCreatedSchema()
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large",
+               415: "unsupported_media_type"}
 
 
-def error_response(status, errors):
-    """Every API error has one shape: ``{"errors": {field: [messages]}}``."""
+def error_response(status, errors, codes=None):
+    """Every API error has one shape: ``{"errors": {field: [messages]}, "codes": {field: [codes]}}``.
+    A plain message is about the whole request (``_request``); codes default to the status's."""
     if isinstance(errors, str):
         errors = {"_request": [errors]}
-    response = jsonify(errors=errors)
+    if codes is None:
+        codes = {field: [_HTTP_CODES.get(status, "error")] * len(texts) for field, texts in errors.items()}
+    response = jsonify(errors=errors, codes=codes)
     response.status_code = status
     return response
 
 
+@bp.errorhandler(intake.IntakeError)
+@bp.errorhandler(limits.RateLimited)
+@bp.errorhandler(ValidationError)
+@bp.errorhandler(RateLimitExceeded)
 @bp.app_errorhandler(HTTPException)
-def handle_http_error(error):
+def handle_error(error):
+    """The one place API errors are answered."""
+    if isinstance(error, limits.RateLimited):
+        # The widget retries a send until it is acknowledged: a retry of an accepted send is
+        # answered whatever the limits say, so it stops, and nothing is stored twice.
+        replay = _accepted_replay()
+        if replay is not None:
+            return _answer(replay, error.window, retry_after=error.retry_after)
+        response = error_response(429, {error.field: [error.message]}, {error.field: [error.code]})
+        return limits.add_headers(response, error.window, retry_after=error.retry_after)
+    if isinstance(error, intake.IntakeError):
+        return error_response(error.status, {error.field: [error.message]}, {error.field: [error.code]})
+    if isinstance(error, ValidationError):
+        return error_response(422, error.messages, error_codes(report_schema, error.messages))
+    if isinstance(error, RateLimitExceeded):  # a Flask-Limiter limit (widget-config)
+        seconds = retry_after()
+        response = error_response(429, f"{error.description} Please try again in {wait_words(seconds)}.",
+                                  {"_request": ["rate_limited_address"]})
+        response.headers["Retry-After"] = str(seconds)
+        return response
     # Under /api/ every error is JSON, including routing errors no view saw.
     if not request.path.startswith(bp.url_prefix + "/"):
-        return error
+        from .dashboard import error_page  # everywhere else an error is a dashboard page
+        return error_page(error)
     response = error_response(error.code, error.description)
     if error.code == 405:
         response.headers["Allow"] = ", ".join(error.valid_methods or [])
@@ -43,19 +74,18 @@ def _origin_known(origin):
     before the body (and so the site) is known."""
     if not origin or not storable(origin):
         return False
-    return db.session.scalar(
-        sa.select(Site.id).where(Site.allowed_origins_json.contains(f'"{origin}"', autoescape=True))
-        .limit(1)) is not None
+    # The LIKE finds a site cheaply; a quoted origin can only match across two entries
+    # if it holds a quote itself, and then the site's own rule refuses it.
+    site = db.session.scalar(
+        sa.select(Site).where(Site.allowed_origins_json.contains(f'"{origin}"', autoescape=True)).limit(1))
+    return site is not None and site.allows(origin)
 
 
-def _cors_origin():
-    """The Origin to answer with CORS headers, if any. A view that knows the site
-    decides (g.cors_origin); otherwise any site's allowlist does, looked up only
-    when needed so the accepted-report path makes no extra query."""
-    if "cors_origin" not in g:
-        origin = request.headers.get("Origin")
-        g.cors_origin = origin if origin and _origin_known(origin) else None
-    return g.cors_origin
+def _allow_origin(response, origin):
+    # Only allowed origins may read our answers; never with cookies.
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    return response
 
 
 @bp.before_request
@@ -73,27 +103,21 @@ def _guard_body():
 
 @bp.after_request
 def _cors(response):
-    # Only allowed origins may read our answers; never with cookies.
-    origin = _cors_origin()
-    if origin:
-        response.headers["Access-Control-Allow-Origin"] = origin
-        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    # A view that knew the site has decided; a 403 refuses the origin; otherwise any
+    # site's allowlist decides.
+    origin = request.headers.get("Origin")
+    if (origin and response.status_code != 403 and "Access-Control-Allow-Origin" not in response.headers
+            and _origin_known(origin)):
+        _allow_origin(response, origin)
     response.vary.add("Origin")
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@bp.after_request
-def _rate_limit_headers(response):
-    if "report_limits" in g:
-        report_limit_headers(response)
-    return response
-
-
 @bp.route("/reports", methods=["OPTIONS"])
 def reports_preflight():
-    if not _cors_origin():
-        return error_response(403, "This origin may not send reports.")
+    if not _origin_known(request.headers.get("Origin")):
+        return error_response(403, "This origin may not send reports.", {"_request": ["origin_refused"]})
     response = current_app.response_class(status=204)
     response.headers["Access-Control-Allow-Methods"] = "POST"
     response.headers["Access-Control-Allow-Headers"] = "Content-Type"
@@ -101,119 +125,73 @@ def reports_preflight():
     return response
 
 
-def _accepted_replay():
-    """The answer already given to this send, if its idempotency key was accepted before."""
+def _json_object():
+    """The request body as a JSON object; raises BadRequest (or 413 while streaming)."""
     try:
-        payload = request.get_json(silent=True)
-    except RecursionError:
-        return None
-    if not isinstance(payload, dict):
-        return None
-    site_key, key = payload.get("site"), payload.get("idempotency_key")
-    if not (isinstance(site_key, str) and isinstance(key, str) and storable(site_key) and storable(key)):
-        return None
-    site = find_site(site_key)
-    origin = request.headers.get("Origin")
-    if site is None or (origin and origin not in site.allowed_origins):
-        return None
-    return find_replay(site.id, key)
-
-
-@bp.errorhandler(RateLimitExceeded)
-def rate_limited(error):
-    # The widget retries a send until it is acknowledged: a retry of a stored report is
-    # answered whatever the limits say, so it stops retrying and nothing is stored twice.
-    if request.endpoint == "api.create_report":
-        replay = _accepted_replay()
-        if replay:
-            return jsonify(created_schema.dump(replay)), 201
-    seconds = retry_after()
-    response = error_response(429, f"{error.description} Please try again in {wait_words(seconds)}.")
-    response.headers["Retry-After"] = str(seconds)
-    return response
-
-
-@bp.post("/reports")
-def create_report():
-    # Every send counts per address, before any database work, so a flood costs little;
-    # per site only stored reports count, so junk sent with a site's key cannot block its readers.
-    check_report_limits()
+        request.get_data(cache=True)
+    except HTTPException:
+        raise
+    except Exception as error:  # noqa: BLE001 - each WSGI server has its own error for a broken chunked body
+        raise BadRequest("The body could not be read.") from error
     try:
         payload = request.get_json(silent=True)
     except RecursionError:  # nested deeper than the parser's stack
         payload = None
     if payload is None:
-        return error_response(400, "The body is not valid JSON.")
+        raise BadRequest("The body is not valid JSON.")
     if not isinstance(payload, dict):
-        return error_response(400, "The body must be a JSON object.")
-
-    try:
-        data, errors = load_report(payload), None
-    except ValidationError as err:
-        data, errors = None, err.messages
-    if data is not None and not data["website"]:
-        return _file(data)
-
-    # The site is checked first, then the fields, then the site's own length limit.
-    site_key = payload.get("site")
-    site = None
-    if isinstance(site_key, str) and site_key:
-        site = find_site(site_key) if storable(site_key) else None
-        if site is None:
-            return error_response(404, {"site": ["Unknown site."]})
-        origin = request.headers.get("Origin")
-        if origin and origin not in site.allowed_origins:
-            g.cors_origin = None
-            return _origin_refused(origin)
-        if origin:
-            g.cors_origin = origin
-    if errors is not None:
-        return error_response(422, errors)
-    if len(data["exact"]) > site.max_selection:
-        return _too_long(site.max_selection)
-    # Honeypot filled: only bots see this field. Answer as if accepted, store nothing.
-    current_app.logger.info("honeypot: dropped a report for site %s", site.id)
-    return jsonify(id=0, joined=False, count=0), 201
+        raise BadRequest("The body must be a JSON object.")
+    return payload
 
 
-def _origin_refused(origin):
-    return error_response(403, {"_request": [f"The origin {origin} may not send reports for this site."]})
-
-
-def _too_long(max_selection):
-    return error_response(422, {"exact": [f"Select at most {max_selection} characters."]})
-
-
-def _file(data):
-    """Store a valid send (a group commit checks its site): the same answers, in the same
-    order of checks, as the path above."""
+@bp.post("/reports")
+@limiter.exempt  # its limits are counted in limits.py, per address and per site
+def create_report():
+    # Counted before any database work, so a flood costs little.
+    shown = limits.count_send()
+    data = report_schema.load(_json_object())
     origin = request.headers.get("Origin")
-    outcome, value = file_report(data["site"], origin, data, hash_ip(request.remote_addr),
-                                 request.headers.get("User-Agent"))
-    if outcome == "unknown_site":
-        return error_response(404, {"site": ["Unknown site."]})
-    if outcome == "origin":
-        g.cors_origin = None
-        return _origin_refused(origin)
+    filed = intake.file_report(data, origin, intake.hash_ip(request.remote_addr), request.headers.get("User-Agent"))
+    return _answer(filed, shown, origin)
+
+
+def _accepted_replay():
+    """The answer already given to this send, if it is a valid send whose idempotency
+    key was accepted before; else None."""
+    try:
+        data = report_schema.load(_json_object())
+        site = intake.find_site(data["site"])
+        intake.check_send(site, request.headers.get("Origin"), data)
+    except (BadRequest, ValidationError, intake.IntakeError):
+        return None
+    return intake.find_replay(site, data["idempotency_key"])
+
+
+def _answer(filed, window, origin=None, retry_after=None):
+    response = jsonify(created_schema.dump({"id": filed.id, "joined": filed.joined, "count": filed.count}))
+    response.status_code = 201
     if origin:
-        g.cors_origin = origin
-    if outcome == "too_long":
-        return _too_long(value)
-    g.report_stored = not value["replay"]
-    # A replay answers the first send's report and "joined" flag, with the report's count now.
-    return jsonify(created_schema.dump(value)), 201
+        _allow_origin(response, origin)
+    return limits.add_headers(response, window, retry_after)
 
 
 @bp.get("/sites/<key>/widget-config")
 @limiter.limit(lambda: current_app.config["RATELIMIT_WIDGET_CONFIG"], scope="widget-config",
                error_message="Too many requests from your address.")
 def widget_config(key):
+    """The site's language and limits, read by the widget's dialog when it opens."""
     if not storable(key):
         return error_response(404, "Unknown site.")
     site = db.first_or_404(sa.select(Site).where(Site.key == key), description="Unknown site.")
-    return jsonify(WidgetConfigSchema().dump({
+    # Readable only from the site's own pages, like its reports.
+    origin = request.headers.get("Origin")
+    if origin and not site.allows(origin):
+        return error_response(403, "This origin may not read this site's settings.",
+                              {"_request": ["origin_refused"]})
+    response = jsonify(WidgetConfigSchema().dump({
         "lang": site.language, "max_selection": site.max_selection,
         "max_context": MAX_CONTEXT, "max_comment": MAX_COMMENT}))
+    return _allow_origin(response, origin) if origin else response
 
 
 @bp.get("/openapi.json")

@@ -1,15 +1,18 @@
-"""The ``copydesk`` command: Flask's CLI plus our own commands."""
+"""The ``copydesk`` command: Copydesk's own commands, and Flask-Migrate's ``db``."""
 
-import os
+import functools
+import logging
+import socket
 from datetime import timedelta
 
 import click
 import sqlalchemy as sa
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask import current_app, has_request_context, request
+from flask.cli import ScriptInfo, with_appcontext
+from flask_migrate.cli import db as db_commands
 
 from .db import db
-from .models import Editor, Site, Submission, utcnow
+from .models import ROLES, Editor, Refused, Site, Submission, utcnow
 
 
 def _create_app():
@@ -17,13 +20,78 @@ def _create_app():
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main():
-    """Copydesk: typo reports from readers, triaged by editors."""
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def main(ctx):
+    """Copydesk: typo reports from readers, triaged by editors.
+
+    \b
+    Every command uses the instance folder $COPYDESK_INSTANCE_PATH, else
+    ./instance in the current directory: its config.py, the SQLite database
+    (unless COPYDESK_DATABASE_URL is set) and the generated secret key.
+    Run `copydesk db upgrade` first, and after every update.
+    """
+    if not isinstance(ctx.obj, ScriptInfo):  # the test runner brings its own app
+        ctx.obj = ScriptInfo(create_app=_create_app, set_debug_flag=False)
 
 
-def _desk_url():
-    return (current_app.config["PUBLIC_URL"] or "http://127.0.0.1:5000").rstrip("/")
+def needs_schema(command):
+    """Run in the app's context on a database at this version's schema; otherwise say to
+    run `copydesk db upgrade` (exit 1) instead of failing on a missing table."""
+    @with_appcontext
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from .schema_version import check_schema
+        check_schema(current_app)
+        return command(*args, **kwargs)
+    return run
+
+
+def _host_port(bind):
+    """(host, port) of a BIND value such as ``127.0.0.1:5000`` or ``[::1]:5000``; None for a
+    socket file."""
+    bind = str(bind)
+    if bind.startswith(("unix:", "fd://")):
+        return None
+    host, colon, port = bind.rpartition(":")
+    if not colon or "]" in port:  # no port: gunicorn's default
+        host, port = bind, "8000"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise click.UsageError(f"{bind!r} is not an address like 127.0.0.1:5000.")
+    return host, int(port)
+
+
+def _bind_url():
+    """The address `copydesk serve` and `copydesk run` listen on, as a URL."""
+    address = _host_port(current_app.config["BIND"])
+    if address is None:
+        return None
+    host, port = address
+    if host in ("", "0.0.0.0", "[::]"):
+        host = socket.getfqdn()
+    return f"http://{host}:{port}"
+
+
+def desk_url():
+    """The address readers' browsers reach Copydesk at, for embed snippets and links:
+    COPYDESK_PUBLIC_URL; else, in a web request, the address that request came to; else
+    (a command) the address the server listens on, with a warning."""
+    if current_app.config["PUBLIC_URL"]:
+        return str(current_app.config["PUBLIC_URL"]).rstrip("/")
+    if has_request_context():
+        return request.url_root.rstrip("/")
+    url = _bind_url()
+    if url is None:
+        raise click.UsageError("COPYDESK_BIND is a socket file: set COPYDESK_PUBLIC_URL to the address "
+                               "readers' browsers reach Copydesk at.")
+    click.echo(f"Warning: COPYDESK_PUBLIC_URL is not set, so the addresses below use {url}, where "
+               "`copydesk serve` listens (COPYDESK_BIND). Set COPYDESK_PUBLIC_URL to the address "
+               "readers' browsers reach Copydesk at.", err=True)
+    return url
+
+
+def _refusal(err):
+    return click.ClickException(str(err))
 
 
 sites = click.Group("sites", help="Manage the sites that may send reports.")
@@ -35,7 +103,7 @@ editors = click.Group("editors", help="Manage editor accounts.")
 @click.option("--origin", "origins", multiple=True, required=True,
               help="An origin the site's pages are served from, e.g. https://news.example.com. Repeatable.")
 @click.option("--language", default="en", show_default=True, help="The site's default language.")
-@with_appcontext
+@needs_schema
 def sites_add(name, origins, language):
     """Add a site and print its key and embed snippet."""
     from marshmallow import ValidationError
@@ -44,23 +112,68 @@ def sites_add(name, origins, language):
     try:
         data = SiteSchema().load({"name": name, "origins": "\n".join(origins), "language": language})
     except ValidationError as err:
-        raise click.UsageError("; ".join(f"{k}: {' '.join(v)}" for k, v in err.messages.items()))
+        raise _usage_error(err) from None
+    base = desk_url()
     site = Site()
-    site.update_from(data)
-    db.session.add(site)
-    db.session.commit()
+    try:
+        site.update_from(data)
+        site.save()
+    except Refused as err:
+        raise _refusal(err) from None
     click.echo(f"Site {site.name!r} added.")
     click.echo(f"Key: {site.key}")
     click.echo("Embed snippet (put it in your article template):")
-    click.echo(site.embed_snippet(_desk_url()))
+    click.echo(site.embed_snippet(base))
 
 
 @sites.command("list")
-@with_appcontext
+@needs_schema
 def sites_list():
     """List sites with their keys and origins."""
     for site in db.session.scalars(sa.select(Site).order_by(Site.id)):
         click.echo(f"{site.id}\t{site.key}\t{site.name}\t{' '.join(site.allowed_origins)}")
+
+
+@sites.command("remove")
+@click.argument("site")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@needs_schema
+def sites_remove(site, yes):
+    """Remove SITE (its key or name) with all its reports."""
+    found = Site.find(site)
+    if found is None:
+        raise click.ClickException(f"No site has the key or name {site!r}.")
+    count = found.report_count()
+    if not yes:
+        click.confirm(f"Remove the site {found.name!r} and its {count} report(s), with their "
+                      "submissions and audit trail? This cannot be undone.", abort=True)
+    name = found.name
+    removed = found.remove()
+    db.session.commit()
+    click.echo(f"Site {name!r} removed with {removed} report(s).")
+
+
+def _usage_error(err):
+    """A schema's ValidationError as the command's usage error (exit 2)."""
+    messages = err.messages if isinstance(err.messages, dict) else {"value": err.messages}
+    return click.UsageError("; ".join(f"{k}: {' '.join(v)}" for k, v in messages.items()))
+
+
+def _checked_password(password):
+    from marshmallow import ValidationError
+
+    from .schemas import PASSWORD_LENGTH
+    try:
+        return PASSWORD_LENGTH(password)
+    except ValidationError as err:
+        raise click.UsageError(" ".join(err.messages)) from None
+
+
+def _editor(email):
+    editor = Editor.find(email)
+    if editor is None:
+        raise click.ClickException(f"No editor has the email {Editor.normalize_email(email)}.")
+    return editor
 
 
 @editors.command("add")
@@ -68,43 +181,114 @@ def sites_list():
 @click.option("--admin", is_flag=True, help="Give the editor the admin role (manage sites and editors).")
 @click.option("--name", default="", help="Name shown in the audit trail.")
 @click.password_option(help="The password (asked for if not given).")
-@with_appcontext
+@needs_schema
 def editors_add(email, admin, name, password):
     """Add an editor who can log into the dashboard."""
-    email = email.strip().lower()
-    if "@" not in email:
-        raise click.UsageError(f"{email!r} is not an email address.")
-    if len(password) < 12:
-        raise click.UsageError("Use a password of at least 12 characters.")
-    if db.session.scalar(sa.select(Editor.id).where(Editor.email == email)):
-        raise click.UsageError(f"An editor with the email {email} exists already.")
-    editor = Editor(email=email, name=name, role="admin" if admin else "editor")
-    editor.set_password(password)
-    db.session.add(editor)
+    from marshmallow import ValidationError
+
+    from .schemas import EditorSchema
+    try:
+        data = EditorSchema().load({"email": email, "name": name, "role": "admin" if admin else "editor"})
+    except ValidationError as err:
+        raise _usage_error(err) from None
+    try:
+        editor = Editor.create(data["email"], _checked_password(password), name=data["name"], role=data["role"])
+    except Refused as err:
+        raise click.UsageError(str(err)) from None
+    click.echo(f"Editor {editor.email} added as {editor.role}.")
+
+
+@editors.command("list")
+@needs_schema
+def editors_list():
+    """List editors: email, role, active or not, name."""
+    for editor in db.session.scalars(sa.select(Editor).order_by(Editor.email)):
+        state = "active" if editor.active else "deactivated"
+        click.echo(f"{editor.email}\t{editor.role}\t{state}\t{editor.name}")
+
+
+@editors.command("set-password")
+@click.argument("email")
+@click.password_option(help="The new password (asked for if not given).")
+@needs_schema
+def editors_set_password(email, password):
+    """Set EMAIL's password; their other sessions end."""
+    editor = _editor(email)
+    editor.set_password(_checked_password(password))
     db.session.commit()
-    click.echo(f"Editor {email} added as {editor.role}.")
+    click.echo(f"Password of {editor.email} changed; their sessions have ended.")
+
+
+def _change_editor(email, change, done):
+    """Apply ``change(editor)`` to the editor with this email and commit; the desk's
+    refusals (the last admin stays) become one line."""
+    editor = _editor(email)
+    try:
+        change(editor)
+    except Refused as err:
+        raise _refusal(err) from None
+    db.session.commit()
+    click.echo(f"Editor {editor.email} {done}.")
+
+
+def _set_active(email, flag):
+    _change_editor(email, lambda editor: editor.set_active(flag), "activated" if flag else "deactivated")
+
+
+@editors.command("deactivate")
+@click.argument("email")
+@needs_schema
+def editors_deactivate(email):
+    """Stop EMAIL from logging in and end their sessions (the last admin stays)."""
+    _set_active(email, False)
+
+
+@editors.command("activate")
+@click.argument("email")
+@needs_schema
+def editors_activate(email):
+    """Let a deactivated editor log in again."""
+    _set_active(email, True)
+
+
+@editors.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(ROLES))
+@needs_schema
+def editors_role(email, role):
+    """Give EMAIL the role admin or editor (the last admin stays)."""
+    _change_editor(email, lambda editor: editor.set_role(role), f"is now {role}")
 
 
 @click.command("demo")
 @click.option("--origin", "origins", multiple=True,
-              help="Extra origin for the demo site (the dev server's own are always added).")
-@with_appcontext
+              help="Extra origin for the demo site (the server's own address is always added).")
+@needs_schema
 def demo_command(origins):
     """Create the demo site, article page and editor, and print the login."""
+    from marshmallow import ValidationError
+
     from .demo import seed_demo
-    base = _desk_url()
-    site, email, password = seed_demo([base, "http://127.0.0.1:5000", "http://localhost:5000", *origins])
-    click.echo(f"Demo article:   {base}/demo/")
+    base = desk_url()
+    server = _bind_url()
+    try:
+        site, email, password = seed_demo([base, *([server] if server else []), *origins])
+    except ValidationError as err:
+        raise _usage_error(err) from None
+    click.echo(f"Demo article:   {base}/demo/ (served by `copydesk run`, or with COPYDESK_DEMO=true)")
     click.echo(f"Dashboard:      {base}/login")
     click.echo(f"Editor email:   {email}")
-    click.echo(f"Password:       {password}")
+    if password:
+        click.echo(f"Password:       {password}")
+    else:
+        click.echo(f"Password:       unchanged (set one with `copydesk editors set-password {email}`)")
     click.echo(f"Demo site key:  {site.key}")
 
 
 @click.command("purge")
 @click.option("--older-than", "days", type=click.IntRange(min=0), default=None,
               help="Age in days (default: the RETENTION_DAYS setting).")
-@with_appcontext
+@needs_schema
 def purge_command(days):
     """Erase personal fields (IP hash, user agent) of submissions older than DAYS."""
     if days is None:
@@ -121,22 +305,62 @@ def purge_command(days):
     click.echo(f"Erased personal fields of {result.rowcount} submission(s) older than {days} days.")
 
 
+@click.command("run")
+@click.option("--bind", default=None, help="Address to listen on (default: the BIND setting).")
+@click.option("--debug", is_flag=True, help="Reload on code changes and show Werkzeug's debugger.")
+@needs_schema
+def run_command(bind, debug):
+    """Run the development server (with the demo article at /demo/)."""
+    from werkzeug.serving import WSGIRequestHandler, run_simple
+
+    from .logs import configure_app_logging
+
+    class RequestHandler(WSGIRequestHandler):
+        """Werkzeug's handler without its own lines, which start with the raw address: the
+        app writes the access lines, with the keyed hash (logs.py)."""
+
+        def log_request(self, code="-", size="-"):
+            pass
+
+        def log_error(self, format, *args):
+            logging.getLogger("werkzeug").error(format, *args)
+
+        def log_message(self, format, *args):
+            logging.getLogger("werkzeug").info(format, *args)
+
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    if app.config["DEMO"] is None:
+        app.config["DEMO"] = True
+    address = _host_port(bind or app.config["BIND"])
+    if address is None:
+        raise click.UsageError("The development server listens on an address like 127.0.0.1:5000 only.")
+    host, port = address
+    configure_app_logging()
+    run_simple(host.strip("[]") or "127.0.0.1", port, app, use_reloader=debug, use_debugger=debug,
+               threaded=True, request_handler=RequestHandler)
+
+
 @click.command("serve")
 @click.option("--bind", default=None, help="Address to listen on (default: the BIND setting).")
-@click.option("--workers", type=int, default=None, help="Worker processes.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: the WORKERS setting).")
 def serve_command(bind, workers):
     """Run the production server (gunicorn)."""
     from .server import serve
     serve(bind=bind, workers=workers)
 
 
-def register_commands(app):
-    app.cli.add_command(sites)
-    app.cli.add_command(editors)
-    app.cli.add_command(demo_command)
-    app.cli.add_command(purge_command)
-    app.cli.add_command(serve_command)
+COMMANDS = [db_commands, sites, editors, demo_command, purge_command, run_command, serve_command]
 
+
+def register_commands(app):
+    """Also on the app's own group, for Flask's test runner (Flask-Migrate adds ``db`` there)."""
+    for command in COMMANDS:
+        if command is not db_commands:
+            app.cli.add_command(command)
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     main()

@@ -2,11 +2,10 @@
 
 import secrets
 
-import sqlalchemy as sa
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 
-from .db import db
 from .models import Editor, Site
+from .schemas import SiteSchema
 
 DEMO_SITE_NAME = "Copydesk demo"
 DEMO_EDITOR_EMAIL = "editor@demo.copydesk"
@@ -15,26 +14,29 @@ bp = Blueprint("demo", __name__, url_prefix="/demo")
 
 
 def seed_demo(origins, password=None):
-    """Create (or refresh) the demo site and editor. Returns (site, email, password)."""
-    site = db.session.scalar(sa.select(Site).where(Site.name == DEMO_SITE_NAME))
-    if site is None:
-        site = Site(name=DEMO_SITE_NAME, language="en")
-        db.session.add(site)
-    site.allowed_origins = set(site.allowed_origins) | set(origins)
-    editor = db.session.scalar(sa.select(Editor).where(Editor.email == DEMO_EDITOR_EMAIL))
-    if editor is None:
-        editor = Editor(email=DEMO_EDITOR_EMAIL, name="Demo Editor", role="admin")
-        db.session.add(editor)
-    password = password or secrets.token_urlsafe(9)
-    editor.set_password(password)
-    db.session.commit()
-    return site, editor.email, password
+    """Create the demo site and editor, or add origins to the site. An existing editor is
+    left as it is: its password may be the one someone chose. Returns (site, email,
+    password), the password None when the editor existed already. Origins go through the
+    site form's rule (SiteSchema): a bad one raises ValidationError."""
+    site = Site.find(DEMO_SITE_NAME) or Site(language="en", max_selection=300)
+    site.update_from(SiteSchema().load({
+        "name": site.name or DEMO_SITE_NAME, "language": site.language, "max_selection": site.max_selection,
+        "origins": "\n".join([*site.allowed_origins, *origins])}))
+    site.save()
+    if Editor.find(DEMO_EDITOR_EMAIL) is not None:
+        return site, DEMO_EDITOR_EMAIL, None
+    password = password or secrets.token_urlsafe(12)
+    Editor.create(DEMO_EDITOR_EMAIL, password, name="Demo Editor", role="admin")
+    return site, DEMO_EDITOR_EMAIL, password
 
 
 @bp.get("/")
 def article():
-    """A sample article with the widget embedded, as a publisher's page would have it."""
-    site = db.session.scalar(sa.select(Site).where(Site.name == DEMO_SITE_NAME))
+    """A sample article with the widget embedded, as a publisher's page would have it;
+    only in demo mode (the DEMO setting; on under `copydesk run`)."""
+    if not current_app.config["DEMO"]:
+        abort(404)
+    site = Site.find(DEMO_SITE_NAME)
     if site is None:
         abort(404, "No demo site: run `copydesk demo` first.")
     lang = "ru" if request.args.get("lang") == "ru" else "en"

@@ -1,16 +1,19 @@
-"""JSON-lines logging for ``copydesk serve``: one object per line, for log collectors.
+"""JSON-lines logging for ``copydesk serve`` and ``copydesk run``: one object per line,
+for log collectors.
 
 Access lines go to stdout; the server's own messages and the app's logs to stderr.
 """
 
-import hashlib
-import hmac
 import json
 import logging
 import sys
 from datetime import datetime, timezone
+from time import perf_counter
 
+from flask import g, request
 from gunicorn.glogging import Logger as GunicornLogger
+
+ACCESS_LOG = logging.getLogger("copydesk.access")
 
 
 def _now():
@@ -31,55 +34,55 @@ class JsonFormatter(logging.Formatter):
 
 
 class JsonLogger(GunicornLogger):
-    """Gunicorn's logger with JSON access lines built from a dict, so a quote or a
-    backslash in a path or user agent cannot break a line. Client addresses are
-    logged as the same keyed hash the database keeps, never raw."""
-
-    ip_key = b""
-
-    def _remote(self, environ):
-        address = environ.get("REMOTE_ADDR")
-        if not address:
-            return None
-        return hmac.new(self.ip_key, address.encode(), hashlib.sha256).hexdigest()[:32]
+    """Gunicorn's logger with its own messages as JSON lines. Access lines are the app's
+    (``init_app``), so ``copydesk serve`` and ``copydesk run`` write the same ones."""
 
     def setup(self, cfg):
         super().setup(cfg)
         for handler in self.error_log.handlers:
             handler.setFormatter(JsonFormatter())
-        for handler in self.access_log.handlers:
-            handler.setFormatter(logging.Formatter("%(message)s"))
 
-    def access(self, resp, req, environ, request_time):
-        if not self.access_log_enabled:
-            return
-        status = resp.status
-        if isinstance(status, str):
-            status = status.split(None, 1)[0]
-        entry = {
-            "time": _now(),
-            "type": "access",
-            "remote_hash": self._remote(environ),
-            "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
-            "query": environ.get("QUERY_STRING") or "",
-            "status": int(status) if str(status).isdigit() else status,
-            "bytes": getattr(resp, "sent", None),
-            "duration_ms": round(request_time.total_seconds() * 1000, 3),
-            "referer": environ.get("HTTP_REFERER"),
-            "agent": environ.get("HTTP_USER_AGENT"),
-        }
-        try:
-            self.access_log.info(json.dumps(entry, ensure_ascii=False))
-        except Exception:
-            self.exception("could not write an access log line")
+
+def init_app(app):
+    """One access line per request, built from a dict, so a quote or a backslash in a path
+    or user agent cannot break a line. The client's address (as TRUSTED_PROXIES sees it) is
+    logged as the same keyed hash the database keeps, never raw."""
+    from .intake import hash_ip
+
+    @app.before_request
+    def _start_clock():
+        g.access_started = perf_counter()
+
+    @app.after_request
+    def _log_access(response):
+        if ACCESS_LOG.isEnabledFor(logging.INFO):
+            started = g.get("access_started")
+            entry = {
+                "time": _now(),
+                "type": "access",
+                "remote_hash": hash_ip(request.remote_addr),
+                "method": request.method,
+                "path": request.path,
+                "query": request.query_string.decode("latin-1"),
+                "status": response.status_code,
+                "bytes": response.content_length,
+                "duration_ms": round((perf_counter() - started) * 1000, 3) if started else None,
+                "referer": request.referrer,
+                "agent": request.user_agent.string or None,
+            }
+            ACCESS_LOG.info(json.dumps(entry, ensure_ascii=False))
+        return response
 
 
 def configure_app_logging(level=logging.INFO):
-    """Send every logger (Flask's app logger included) to stderr as JSON lines.
-    With a root handler in place, Flask adds none of its own."""
+    """Send access lines to stdout and every other logger (Flask's app logger included)
+    to stderr as JSON lines. With a root handler in place, Flask adds none of its own."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    access = logging.StreamHandler(sys.stdout)
+    access.setFormatter(logging.Formatter("%(message)s"))
+    ACCESS_LOG.handlers[:] = [access]
+    ACCESS_LOG.propagate = False

@@ -12,26 +12,46 @@ from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import db
+from .text import origin_of, storable
 
 STATUSES = ("new", "confirmed", "closed")
 RESOLUTIONS = ("fixed", "not_an_error", "spam", "duplicate")
 ROLES = ("admin", "editor")
+# Longest selection a site takes by default, and the most any site may allow.
+DEFAULT_MAX_SELECTION = 300
+MAX_SITE_SELECTION = 2000
 
 
 def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+class Refused(ValueError):
+    """A change the desk's rules refuse; the message says why, in words for the person asking."""
+
+
+def _save(row, refusal):
+    """Add ``row`` and commit; when a unique index refuses it (another save in the same
+    instant), raise ``refusal``."""
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        raise refusal from None
+
+
 class Site(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    # The name casefolded: unique, so no two sites look alike in any script or case.
+    name_key: so.Mapped[str] = so.mapped_column(sa.Text, unique=True)
     key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True,
                                             default=lambda: secrets.token_urlsafe(12))
     # JSON list of exact origins, e.g. ["https://news.example.com"].
     allowed_origins_json: so.Mapped[str] = so.mapped_column(sa.Text, default="[]")
     language: so.Mapped[str] = so.mapped_column(sa.String(35), default="en")
-    max_selection: so.Mapped[int] = so.mapped_column(default=300)
-    notify_emails: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    max_selection: so.Mapped[int] = so.mapped_column(default=DEFAULT_MAX_SELECTION)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     @property
@@ -42,11 +62,65 @@ class Site(db.Model):
     def allowed_origins(self, origins):
         self.allowed_origins_json = json.dumps(sorted(set(origins)))
 
+    def allows(self, origin):
+        """May a page at this origin send reports (and read answers) for the site?"""
+        return origin in self.allowed_origins
+
+    def has_page(self, url):
+        """Is this http(s) URL a page on one of the site's origins?"""
+        try:
+            return self.allows(origin_of(url))
+        except ValueError:
+            return False
+
+    @staticmethod
+    def name_key_for(name):
+        return name.strip().casefold()
+
+    @so.validates("name")
+    def _keep_name_key(self, _field, name):
+        self.name_key = self.name_key_for(name)
+        return name
+
+    @classmethod
+    def find(cls, key_or_name):
+        """The site with this key, or else with this name (in any case); None if none."""
+        if not storable(key_or_name):  # PostgreSQL refuses NUL even in a query parameter
+            return None
+        return db.session.scalar(sa.select(cls).where(cls.key == key_or_name)) or db.session.scalar(
+            sa.select(cls).where(cls.name_key == cls.name_key_for(key_or_name)))
+
     def update_from(self, data):
-        """Apply a loaded ``SiteSchema`` (the dashboard's form and ``copydesk sites add``)."""
+        """Apply a loaded ``SiteSchema`` (the dashboard's form and ``copydesk sites add``);
+        ``save`` stores it."""
         self.name, self.language = data["name"], data["language"]
         self.max_selection = data["max_selection"]
         self.allowed_origins = data["origins"]
+
+    def save(self):
+        """Add and commit. A name another site has (in any case) is refused, also one another
+        admin saved in the same instant: the unique index on ``name_key`` decides."""
+        _save(self, self._name_taken(self.name))
+
+    @staticmethod
+    def _name_taken(name):
+        return Refused(f"A site named “{name}” exists already.")
+
+    def report_count(self):
+        return db.session.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.site_id == self.id))
+
+    def remove(self):
+        """Delete the site with its reports, their submissions and audit trail; returns how
+        many reports went. The caller commits."""
+        reports = sa.select(Report.id).where(Report.site_id == self.id).scalar_subquery()
+        count = self.report_count()
+        db.session.execute(sa.delete(Event).where(Event.report_id.in_(reports)))
+        db.session.execute(sa.delete(Submission).where(Submission.site_id == self.id))
+        # Reports of other sites never point here, but this site's own may point at each other.
+        db.session.execute(sa.update(Report).where(Report.site_id == self.id).values(previous_report_id=None))
+        db.session.execute(sa.delete(Report).where(Report.site_id == self.id))
+        db.session.delete(self)
+        return count
 
     def embed_snippet(self, base_url):
         return f'<script src="{base_url.rstrip("/")}/static/copydesk.js" data-site="{self.key}" defer></script>'
@@ -108,6 +182,54 @@ class Report(db.Model):
                  postgresql_where=sa.text("previous_report_id IS NOT NULL")),
     )
 
+    # --- Lifecycle: every caller (dashboard, CLI, later the API) goes through these. ---
+
+    def confirm(self, by):
+        if self.status != "new":
+            raise Refused("Only a new report can be confirmed.")
+        self._change("status", "confirmed", by)
+
+    def close(self, resolution, by):
+        if self.status == "closed":
+            raise Refused("This report is already closed.")
+        if resolution not in RESOLUTIONS:
+            raise Refused(f"Choose a resolution: {', '.join(RESOLUTIONS)}.")
+        self._change("status", "closed", by)
+        self._change("resolution", resolution, by)
+        if resolution == "fixed":
+            # The error is gone: a later sighting is a new report, not a repeat of this one.
+            self.group_key = None
+
+    def reopen(self, by):
+        """Back to the status it had before it was closed; it gathers repeats again unless a
+        newer report of the same error gathers them now."""
+        if self.status != "closed":
+            raise Refused("Only a closed report can be reopened.")
+        before = db.session.scalar(
+            self.events.select().where(Event.kind == "status", Event.to_value == "closed")
+            .order_by(Event.id.desc()).limit(1).with_only_columns(Event.from_value))
+        self._change("status", before if before in ("new", "confirmed") else "new", by)
+        self._change("resolution", None, by)
+        if self.group_key is None:
+            try:
+                # A savepoint: a sighting filed meanwhile may hold the key; then it keeps it.
+                with db.session.begin_nested():
+                    self.group_key = self.anchor_key
+            except sa.exc.IntegrityError:
+                self.group_key = None
+
+    def add_note(self, note, by):
+        if not note.strip():
+            raise Refused("Write a note.")
+        db.session.add(Event(report_id=self.id, editor_id=by.id, kind="note", note=note))
+        self.updated_at = utcnow()
+
+    def _change(self, field, value, by):
+        db.session.add(Event(report_id=self.id, editor_id=by.id, kind=field,
+                             from_value=getattr(self, field), to_value=value))
+        setattr(self, field, value)
+        self.updated_at = utcnow()
+
     @staticmethod
     def make_anchor_key(site_id, page_key, exact, prefix, suffix):
         raw = json.dumps([site_id, page_key, exact, prefix, suffix], ensure_ascii=False)
@@ -158,6 +280,55 @@ class Editor(UserMixin, db.Model):
     def check_password(self, password):
         return check_password_hash(self.password_hash, password)
 
+    @staticmethod
+    def normalize_email(email):
+        """Emails are stored and looked up in one form: trimmed, lower case."""
+        return email.strip().lower()
+
+    @classmethod
+    def find(cls, email):
+        """The editor with this email (in any case); None if none."""
+        if not storable(email):  # PostgreSQL refuses NUL even in a query parameter
+            return None
+        return db.session.scalar(sa.select(cls).where(cls.email == cls.normalize_email(email)))
+
+    @classmethod
+    def create(cls, email, password, name="", role="editor"):
+        """A new editor, stored (see ``save``): the one way the dashboard, the CLI and the
+        demo add one."""
+        editor = cls(email=cls.normalize_email(email), name=name, role=role)
+        editor.set_password(password)
+        editor.save()
+        return editor
+
+    def save(self):
+        """Add and commit; an email another editor has is refused, also one another admin
+        added in the same instant: the unique index decides."""
+        _save(self, self._email_taken(self.email))
+
+    @staticmethod
+    def _email_taken(email):
+        return Refused(f"An editor with the email {email} exists already.")
+
+    def set_role(self, role):
+        if role not in ROLES:
+            raise Refused(f"A role is one of: {', '.join(ROLES)}.")
+        if role != "admin":
+            self._keep_an_admin("demote")
+        self.role = role
+
+    def set_active(self, flag):
+        if not flag:
+            self._keep_an_admin("deactivate")
+            self.session_token = secrets.token_hex(16)  # ends their sessions now
+        self.active = bool(flag)
+
+    def _keep_an_admin(self, doing):
+        others = sa.select(sa.func.count()).select_from(Editor).where(
+            Editor.role == "admin", Editor.active.is_(True), Editor.id != self.id)
+        if self.role == "admin" and self.active and not db.session.scalar(others):
+            raise Refused(f"Cannot {doing} {self.email}: the desk needs at least one active admin.")
+
     @property
     def is_active(self):
         return self.active
@@ -175,6 +346,36 @@ class Editor(UserMixin, db.Model):
 
     def __repr__(self):
         return f"<Editor {self.email}>"
+
+
+class EditorSession(db.Model):
+    """A logged-in browser. Its cookie carries a random token whose hash keys this row, so
+    deleting the row (logout, expiry) ends the session for every copy of that cookie."""
+    token_hash: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    editor_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("editor.id", ondelete="CASCADE"), index=True)
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+    last_seen_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    @staticmethod
+    def hash_token(token):
+        return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class LoginAttempt(db.Model):
+    """One try at an editor's password (login or Account), kept in the database so the
+    throttle counts exactly across processes and servers. Address and email are keyed
+    hashes; rows older than the longest login limit are pruned."""
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    address_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    account_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    # "pending" while the password is checked, then "failed", "succeeded" or "refused" (throttled).
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(16), default="pending")
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+
+    __table_args__ = (
+        sa.Index("ix_login_attempt_address_hash_created_at", "address_hash", "created_at"),
+        sa.Index("ix_login_attempt_account_hash_created_at", "account_hash", "created_at"),
+    )
 
 
 class Event(db.Model):

@@ -7,9 +7,11 @@ from .schemas import ErrorSchema, ReportCreatedSchema, ReportSchema, WidgetConfi
 
 
 def _errors(*codes):
-    texts = {400: "Malformed JSON.", 403: "Origin not allowed for the site.", 404: "Unknown site.",
-             413: "Body too large.", 415: "Not application/json.", 422: "A field is invalid; errors name it.",
-             429: "Rate limited; see Retry-After."}
+    texts = {400: "Malformed JSON, or a body that could not be read.", 403: "Origin not allowed for the site.",
+             404: "Unknown site.", 413: "Body too large.", 415: "Not application/json.",
+             422: "A field is invalid, or the page or selection does not suit the site; "
+                  "errors and codes name the field.",
+             429: "Rate limited (code rate_limited_address or rate_limited_site); see Retry-After."}
     return {str(c): {"description": texts[c],
                      "content": {"application/json": {"schema": "Error"}}} for c in codes}
 
@@ -43,7 +45,7 @@ def build_spec():
             "responses": {
                 "200": {"description": "The site's widget settings.",
                         "content": {"application/json": {"schema": "WidgetConfig"}}},
-                **_errors(404, 429),
+                **_errors(403, 404, 429),
             },
         },
     })

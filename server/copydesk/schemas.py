@@ -1,16 +1,22 @@
 """marshmallow schemas for every input: the widget's report and the dashboard's actions."""
 
+import logging
 import re
+from urllib.parse import urlsplit
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates
 
-from .models import RESOLUTIONS
-from .text import is_http_url, normalize_block, normalize_inline
+from .models import DEFAULT_MAX_SELECTION, MAX_SITE_SELECTION, RESOLUTIONS, ROLES
+from .text import is_http_url, normalize_block, normalize_inline, origin_of
 
 MAX_CONTEXT = 64
 MAX_COMMENT = 1000
-MAX_SELECTION = 300  # default; each site may set its own
+MAX_ID = 2**31 - 1  # ids are 32-bit in both databases
+CURSOR = re.compile(r"[0-9]{1,10}(:[0-9]{1,10})?")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
+
+logger = logging.getLogger(__name__)
 
 
 class FullMatch(validate.Regexp):
@@ -38,11 +44,29 @@ class BlockText(fields.String):
 
 
 class HttpUrl(fields.String):
+    message = "Must be an http(s) URL."
+
     def _deserialize(self, value, attr, data, **kwargs):
         value = super()._deserialize(value, attr, data, **kwargs).strip()
         if not is_http_url(value):
-            raise ValidationError("Must be an http(s) URL.")
+            raise ValidationError(self.message)
         return value
+
+
+class FromMarkup(fields.String):
+    """A value the widget read from the page's markup (its canonical link, its language):
+    one the desk cannot use is dropped (logged), never the reader's report over it."""
+
+    def __init__(self, usable, dropped, **kwargs):
+        super().__init__(**kwargs)
+        self.usable, self.dropped = usable, dropped
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text or self.usable(text):
+            return text or self.dropped
+        logger.info("%s from the page's markup is not usable: dropped", attr)
+        return self.dropped
 
 
 class ReportSchema(Schema):
@@ -55,10 +79,11 @@ class ReportSchema(Schema):
         metadata={"description": "Client-generated; a replay answers the first result."})
     url = HttpUrl(required=True, validate=validate.Length(max=2048),
                   metadata={"description": "The page address (location.href)."})
-    canonical_url = HttpUrl(load_default=None, allow_none=True, validate=validate.Length(max=2048))
+    canonical_url = FromMarkup(lambda url: len(url) <= 2048 and is_http_url(url), None, load_default=None,
+                               allow_none=True, metadata={"description": "The page's canonical link, if usable."})
     title = InlineText(load_default="", validate=validate.Length(max=500))
-    lang = fields.String(load_default="", validate=[validate.Length(max=35), FullMatch(
-        r"^$|^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$", error="Must be a language tag such as en or pt-BR.")])
+    lang = FromMarkup(lambda tag: len(tag) <= 35 and LANGUAGE_TAG.fullmatch(tag), "", load_default="",
+                      metadata={"description": "The page's language tag (<html lang>), if usable."})
     article_id = InlineText(load_default="", validate=validate.Length(max=200))
     article_section = InlineText(load_default="", validate=validate.Length(max=200))
     article_author = InlineText(load_default="", validate=validate.Length(max=200))
@@ -74,13 +99,17 @@ class ReportSchema(Schema):
     website = fields.String(load_default="", validate=validate.Length(max=200),
                             metadata={"description": "Honeypot: people leave it empty."})
 
+    BLANK = "Select the text with the error."
+    # No site takes more: refused before the site's own limit is looked up.
+    TOO_LONG = f"Select at most {MAX_SITE_SELECTION} characters."
+
     @validates("exact")
     def _exact_not_blank(self, value, data_key):
         stripped = value.strip()
         if not stripped:
-            raise ValidationError("Select the text with the error.")
-        if len(stripped) > MAX_SELECTION * 10:
-            raise ValidationError(f"Select at most {MAX_SELECTION} characters.")
+            raise ValidationError(self.BLANK)
+        if len(stripped) > MAX_SITE_SELECTION:
+            raise ValidationError(self.TOO_LONG)
 
     @post_load
     def _strip_selection(self, data, **kwargs):
@@ -92,6 +121,39 @@ class ReportSchema(Schema):
         return data
 
 
+# Every code an API error may carry. Field errors use marshmallow's own error keys
+# (required, null, invalid: a wrong type, unknown: a field the API does not take).
+ERROR_CODES = {
+    "required": "A required field is missing.", "null": "The field may not be null.",
+    "invalid": "Not a valid value for the field.", "unknown": "The API does not take this field.",
+    "too_long": "Longer than the field allows.", "out_of_range": "A number out of range.",
+    "not_http_url": "Not an http(s) page address.", "selection_blank": "No text selected.",
+    "selection_too_long": "The selection is longer than the site allows.",
+    "unknown_site": "No site has this key.", "origin_refused": "The origin may not send for the site.",
+    "page_not_on_site": "The page is not on the site's allowed origins.",
+    "rate_limited_address": "Too many sends from this address.",
+    "rate_limited_site": "Too many reports for this site.",
+    "bad_request": "The body is not a JSON object.", "too_large": "The body is too large.",
+    "unsupported_media_type": "The body is not application/json.", "not_found": "No such path.",
+    "method_not_allowed": "The path does not take this method.", "error": "Any other error.",
+}
+_CODE_OF_MESSAGE = {HttpUrl.message: "not_http_url", ReportSchema.BLANK: "selection_blank",
+                    ReportSchema.TOO_LONG: "selection_too_long"}
+
+
+def error_codes(schema, messages):
+    """The codes of a ``ValidationError``'s messages from ``schema``, field by field."""
+    codes = {}
+    for name, texts in messages.items():
+        field = schema.fields.get(name)
+        keys = {text: key for key, text in (field.error_messages if field else schema.error_messages).items()}
+        codes[name] = [keys.get(text) or _CODE_OF_MESSAGE.get(text)
+                       or ("too_long" if text.startswith("Longer than maximum length")
+                           else "out_of_range" if text.startswith("Must be greater than") else "invalid")
+                       for text in texts]
+    return codes
+
+
 class ReportCreatedSchema(Schema):
     id = fields.Integer(required=True, metadata={"description": "The report the send was filed under."})
     joined = fields.Boolean(required=True, metadata={"description": "True if it joined an existing report."})
@@ -99,14 +161,26 @@ class ReportCreatedSchema(Schema):
 
 
 class ErrorSchema(Schema):
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
+                         metadata={"description": "Messages in English, by field (`_request`: the whole request)."})
+    codes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
+                        metadata={"description": "A machine-readable code for each message, in the same "
+                                                 "order, so a client can word it in the reader's language: "
+                                                 + ", ".join(f"`{code}`" for code in ERROR_CODES) + "."})
 
 
 class WidgetConfigSchema(Schema):
-    lang = fields.String(required=True)
-    max_selection = fields.Integer(required=True)
-    max_context = fields.Integer(required=True)
-    max_comment = fields.Integer(required=True)
+    """What the widget's dialog takes from the desk when it opens: the rules it shows the reader."""
+
+    lang = fields.String(required=True, metadata={
+        "description": "The site's language: the dialog's when the page names none (data-lang and "
+                       "<html lang> come first)."})
+    max_selection = fields.Integer(required=True, metadata={
+        "description": "Longest selection, in characters; a longer one is refused before the reader types."})
+    max_context = fields.Integer(required=True, metadata={
+        "description": "Characters of page text kept before and after the selection."})
+    max_comment = fields.Integer(required=True, metadata={
+        "description": "Longest comment or suggested correction, in characters."})
 
 
 class ReportActionSchema(Schema):
@@ -132,12 +206,15 @@ class ReportActionSchema(Schema):
 
 
 def _origin(value):
-    from urllib.parse import urlsplit
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") \
-            or parts.query or parts.fragment or parts.username:
-        raise ValidationError(f"{value!r} is not an origin like https://news.example.com.")
-    return f"{parts.scheme}://{parts.netloc.lower()}"
+    """An origin exactly as a browser sends it (``origin_of``), typed without a path."""
+    refused = ValidationError(f"{value!r} is not an origin like https://news.example.com.")
+    try:
+        parts = urlsplit(value)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise refused
+        return origin_of(value)
+    except ValueError:
+        raise refused from None
 
 
 class OriginList(fields.String):
@@ -152,11 +229,21 @@ class SiteSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    name = InlineText(required=True, validate=validate.Length(1, 200))
+    name = InlineText(required=True, validate=validate.Length(max=200))
     origins = OriginList(required=True)
-    language = fields.String(load_default="en", validate=validate.Regexp(
-        r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$", error="Use a language code such as en or ru."))
-    max_selection = fields.Integer(load_default=300, validate=validate.Range(20, 2000))
+    language = fields.String(load_default="en", validate=FullMatch(
+        r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", error="Use a language code such as en or ru."))
+    max_selection = fields.Integer(load_default=DEFAULT_MAX_SELECTION, validate=validate.Range(20, MAX_SITE_SELECTION))
+
+    @validates("name")
+    def _some_name(self, value, data_key):
+        if not value.strip():
+            raise ValidationError("Give the site a name.")
+
+    @post_load
+    def _strip_name(self, data, **kwargs):
+        data["name"] = data["name"].strip()
+        return data
 
     @validates("origins")
     def _some_origin(self, value, data_key):
@@ -170,7 +257,11 @@ class EditorSchema(Schema):
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
     name = InlineText(load_default="", validate=validate.Length(max=200))
-    role = fields.String(load_default="editor", validate=validate.OneOf(["admin", "editor"]))
+    role = fields.String(load_default="editor", validate=validate.OneOf(ROLES))
+
+
+# The one rule for a new password, in the dashboard and the CLI.
+PASSWORD_LENGTH = validate.Length(12, 200, error="Use a password of 12 to 200 characters.")
 
 
 class PasswordChangeSchema(Schema):
@@ -178,8 +269,12 @@ class PasswordChangeSchema(Schema):
         unknown = EXCLUDE
 
     current_password = fields.String(required=True)
-    new_password = fields.String(required=True, validate=validate.Length(
-        12, 200, error="Use 12 to 200 characters."))
+    new_password = fields.String(required=True, validate=PASSWORD_LENGTH)
+
+
+def _list_position(value):
+    if not CURSOR.fullmatch(value) or any(int(number) > MAX_ID for number in value.split(":")):
+        raise ValidationError("Not a position in the list.")
 
 
 class ReportFilterSchema(Schema):
@@ -188,97 +283,14 @@ class ReportFilterSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    site = fields.Integer(load_default=None)
+    site = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
     status = fields.String(load_default="open", validate=validate.OneOf(["open", "new", "confirmed", "closed", "all"]))
     resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
     since = fields.Date(load_default=None)
     until = fields.Date(load_default=None)
     q = InlineText(load_default="", validate=validate.Length(max=200))
     sort = fields.String(load_default="newest", validate=validate.OneOf(["newest", "most"]))
-    after = fields.String(load_default=None, validate=validate.Regexp(r"^\d+(:\d+)?$"))
-    before = fields.String(load_default=None, validate=validate.Regexp(r"^\d+(:\d+)?$"))
+    # A position in the list: "id", or "count:id" when most reported first.
+    after = fields.String(load_default=None, validate=_list_position)
+    before = fields.String(load_default=None, validate=_list_position)
 
-
-_report_schema = ReportSchema()
-_LANG_TAG = re.compile(r"^$|^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
-_INLINE_LIMITS = {"title": 500, "article_id": 200, "article_section": 200, "article_author": 200,
-                  "article_published": 64, "prefix": MAX_CONTEXT, "suffix": MAX_CONTEXT}
-_REPORT_FIELDS = frozenset(_report_schema.fields)
-
-
-class _Unusual(Exception):
-    """Not a plain valid send: marshmallow decides (and words the errors)."""
-
-
-def load_report(payload):
-    """``ReportSchema().load(payload)`` for a dict, with the same result and the same errors.
-
-    A send is loaded on every report, and marshmallow's generic machinery cost more than
-    everything else the view does but storing it; a valid send of the expected shape is
-    checked here directly, field by field as the schema declares it, and anything else
-    (an error, an odd type) is handed to the schema itself."""
-    try:
-        return _load_plain(payload)
-    except _Unusual:
-        return _report_schema.load(payload)
-
-
-def _text(payload, name, default, max_length, normalize=None):
-    value = payload.get(name, _Unusual)
-    if value is _Unusual:
-        return default
-    if type(value) is not str:
-        raise _Unusual
-    if normalize is not None:
-        value = normalize(value)
-    if len(value) > max_length:
-        raise _Unusual
-    return value
-
-
-def _url(payload, name, required):
-    value = payload.get(name, _Unusual)
-    if value is _Unusual or value is None:
-        if required:
-            raise _Unusual
-        return None
-    if type(value) is not str:
-        raise _Unusual
-    value = value.strip()
-    if not is_http_url(value) or len(value) > 2048:
-        raise _Unusual
-    return value
-
-
-def _load_plain(payload):
-    if not payload.keys() <= _REPORT_FIELDS:
-        raise _Unusual
-    site = payload.get("site")
-    key = payload.get("idempotency_key")
-    if type(site) is not str or not 1 <= len(site) <= 64 \
-            or type(key) is not str or IDEMPOTENCY_KEY.fullmatch(key) is None:
-        raise _Unusual
-    data = {"site": site, "idempotency_key": key, "url": _url(payload, "url", True),
-            "canonical_url": _url(payload, "canonical_url", False)}
-    for name, max_length in _INLINE_LIMITS.items():
-        data[name] = _text(payload, name, "", max_length, normalize_inline)
-    lang = _text(payload, "lang", "", 35)
-    if _LANG_TAG.fullmatch(lang) is None:
-        raise _Unusual
-    exact = payload.get("exact")
-    if type(exact) is not str:
-        raise _Unusual
-    exact = normalize_inline(exact).strip()
-    if not exact or len(exact) > MAX_SELECTION * 10:
-        raise _Unusual
-    position = payload.get("position")
-    if position is not None and (type(position) is not int or not 0 <= position <= 10_000_000):
-        raise _Unusual
-    data.update(
-        exact=exact, position=position, lang=lang.lower(),
-        comment=_text(payload, "comment", "", MAX_COMMENT, normalize_block),
-        suggestion=_text(payload, "suggestion", "", MAX_COMMENT, normalize_block),
-        website=_text(payload, "website", "", 200))
-    data["prefix"] = data["prefix"].lstrip()
-    data["suffix"] = data["suffix"].rstrip()
-    return data

@@ -137,6 +137,16 @@ def pages(live_server, demo):
     server.stop()
 
 
+def press_left_to_the_page(page, key):
+    """Press `key` (ending in Enter) and tell whether the widget left it to the page: the
+    widget decides while the key event runs, and takes a key it acts on (preventDefault)."""
+    page.evaluate("""() => { window.__enterLeft = null;
+        addEventListener('keydown', e => { if (e.key === 'Enter') window.__enterLeft = !e.defaultPrevented; }); }""")
+    page.keyboard.press(key)
+    page.wait_for_function("window.__enterLeft !== null")
+    return page.evaluate("window.__enterLeft")
+
+
 def open_dialog(page, key="Control+Enter"):
     """Press the trigger and wait for the dialog to show."""
     page.keyboard.press(key)

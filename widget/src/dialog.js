@@ -1,13 +1,11 @@
 // The dialog chunk, loaded by copydesk.js on the first reader action (or to retry
 // unsent reports). It reaches the loader through its own <script> element, so it
 // defines no global.
-import { OUTBOX, textOf } from "./common.js";
+import { OUTBOX } from "./common.js";
 
-const d = document;
-const w = window;
-const C = (d.currentScript || {}).cd;
+const widget = (document.currentScript || {}).widget_;
 
-const STRINGS = {
+const TEXTS = {
   en: {
     title: "Report an error",
     report: "Report an error",
@@ -47,28 +45,43 @@ const STRINGS = {
 // The dialog.css text, minified by build.mjs.
 const CSS = __DIALOG_CSS__;
 
-const t = (name, n) => textOf(C, STRINGS, name).replace("{n}", n);
+// The desk's answer about this site ({lang, max_selection, max_context, max_comment}), waited
+// for at most 3 s; {} without one. Its limits are the rules: numbers written here are fallbacks only.
+let site;
+let siteArrived;
+function withSite(then) {
+  siteArrived =
+    siteArrived ||
+    Promise.race([widget.siteSettings_, new Promise((done) => setTimeout(done, 3000))]).then(
+      (answer) => (site = answer || {})
+    );
+  siteArrived.then(then);
+}
 
-const h = (tag, attrs, kids) => {
-  const e = d.createElement(tag);
-  if (attrs) Object.keys(attrs).forEach((k) => e.setAttribute(k, attrs[k]));
-  if (kids) e.append(...kids);
-  return e;
+const language = () => widget.languageOf_(site.lang);
+const text = (name, number) => widget.textOf_(TEXTS, language(), name).replace("{n}", number);
+
+const element = (tag, attributes, children) => {
+  const created = document.createElement(tag);
+  if (attributes) Object.keys(attributes).forEach((name) => created.setAttribute(name, attributes[name]));
+  if (children) created.append(...children);
+  return created;
 };
 
 let sheet;
 // A constructable stylesheet is not subject to style-src, unlike <style> and style="".
-function shadow(host) {
+function styledShadow(host) {
   const root = host.attachShadow({ mode: "open" });
   try {
     if (!sheet) (sheet = new CSSStyleSheet()).replaceSync(CSS);
     root.adoptedStyleSheets = [sheet];
   } catch (_) {
-    root.append(h("style", 0, [CSS]));
+    root.append(element("style", 0, [CSS]));
   }
   return root;
 }
 
+// Outbox entries are {e: endpoint, b: report body, t: time kept}: a stored format, so it never changes.
 const outbox = (change) => {
   try {
     const box = JSON.parse(localStorage.getItem(OUTBOX)) || {};
@@ -95,8 +108,9 @@ function post(endpoint, body) {
 }
 
 // 429 and 5xx may pass later; any other answer is final.
-const final = (r) => r.status < 500 && r.status != 429;
+const isFinal = (response) => response.status < 500 && response.status != 429;
 
+const KEEP_UNSENT_MS = 30 * 24 * 3600 * 1000;
 let flushing;
 function flush() {
   if (flushing) return;
@@ -104,10 +118,10 @@ function flush() {
   const box = outbox();
   Promise.all(
     Object.keys(box).map((key) =>
-      Date.now() - box[key].t > 2592e6
-        ? outbox((b) => delete b[key])
+      Date.now() - box[key].t > KEEP_UNSENT_MS
+        ? outbox((kept) => delete kept[key])
         : post(box[key].e, box[key].b).then(
-            (r) => final(r) && outbox((b) => delete b[key]),
+            (response) => isFinal(response) && outbox((kept) => delete kept[key]),
             () => 0
           )
     )
@@ -115,170 +129,191 @@ function flush() {
 }
 
 const meta = (name) => {
-  const e = d.querySelector(`meta[property="${name}"],meta[name="${name}"]`);
-  return (e && e.content) || "";
+  const found = document.querySelector(`meta[property="${name}"],meta[name="${name}"]`);
+  return (found && found.content) || "";
 };
 // data-copydesk-<name> on the article root, an ancestor, or anywhere on the page.
-const attr = (root, name) => {
-  const s = `[data-copydesk-${name}]`;
-  const e = root.closest(s) || d.querySelector(s);
-  return e ? e.getAttribute(s.slice(1, -1)) : "";
+const markup = (root, name) => {
+  const selector = `[data-copydesk-${name}]`;
+  const found = root.closest(selector) || document.querySelector(selector);
+  return found ? found.getAttribute(selector.slice(1, -1)) : "";
 };
 
-function report(c) {
-  const canonical = d.querySelector("link[rel~=canonical]");
-  const lang = (d.documentElement.lang || "").replace(/_/g, "-");
+function reportBody(captured) {
+  const maxContext = site.max_context || 64;
+  const canonical = document.querySelector("link[rel~=canonical]");
+  const pageLanguage = (document.documentElement.lang || "").replace(/_/g, "-");
   return {
-    site: C.o.site,
+    site: widget.options_.site,
     idempotency_key: [...crypto.getRandomValues(new Uint8Array(16))].map((v) => (v | 256).toString(16).slice(1)).join(""),
     url: location.href.slice(0, 2048),
     canonical_url: canonical && /^https?:/.test(canonical.href) ? canonical.href.slice(0, 2048) : null,
-    title: d.title.slice(0, 500),
-    lang: /^[a-z]{1,8}(-[a-z\d]{1,8})*$/i.test(lang) ? lang : "",
-    article_id: attr(c.root, "article-id").slice(0, 200),
-    article_section: (attr(c.root, "section") || meta("article:section")).slice(0, 200),
-    article_author: (attr(c.root, "author") || meta("article:author") || meta("author")).slice(0, 200),
-    article_published: (attr(c.root, "published") || meta("article:published_time")).slice(0, 64),
-    exact: c.x,
-    prefix: c.p,
-    suffix: c.s,
-    position: c.n,
+    title: document.title.slice(0, 500),
+    // The desk's rule for a language tag: at most 35 characters, or it refuses the whole report.
+    lang: /^(?=.{1,35}$)[a-z]{1,8}(-[a-z\d]{1,8})*$/i.test(pageLanguage) ? pageLanguage : "",
+    article_id: markup(captured.root_, "article-id").slice(0, 200),
+    article_section: (markup(captured.root_, "section") || meta("article:section")).slice(0, 200),
+    article_author: (markup(captured.root_, "author") || meta("article:author") || meta("author")).slice(0, 200),
+    article_published: (markup(captured.root_, "published") || meta("article:published_time")).slice(0, 64),
+    exact: captured.exact_,
+    // Cut to the site's limit; half an emoji at the cut is dropped by the desk.
+    prefix: captured.textBefore_.slice(-maxContext),
+    suffix: captured.textAfter_.slice(0, maxContext),
+    position: captured.position_,
   };
 }
 
 let host;
 let button;
 
-function open(c, back) {
-  if (host) return;
-  tap();
-  const dirEl = (c.root || d.body).closest("[dir]");
-  const max = +C.o.maxSelection || 300;
-  host = d.createElement("copydesk-dialog");
-  const root = shadow(host);
-  const body = h("div", { id: "d" });
-  const status = h("p", { role: "status", class: "m", id: "m" });
-  const actions = h("div", { class: "a" });
-  const dialog = h("div", { role: "dialog", "aria-modal": "true", "aria-labelledby": "t", tabindex: "-1",
-    lang: C.L, dir: dirEl && dirEl.dir == "rtl" ? "rtl" : "ltr" },
-  [h("h2", { id: "t" }, [t("title")]), body, status, actions]);
-  root.append(h("div", { class: "b" }), dialog);
+const open = (captured, back) => withSite(() => openDialog(captured, back));
 
-  const say = (text) => (status.textContent = text);
+function openDialog(captured, back) {
+  if (host) return;
+  showButton();
+  const directed = (captured.root_ || document.body).closest("[dir]");
+  host = document.createElement("copydesk-dialog");
+  const root = styledShadow(host);
+  const body = element("div", { id: "body" });
+  const status = element("p", { role: "status", id: "status" });
+  const actions = element("div", { class: "actions" });
+  const dialog = element(
+    "div",
+    {
+      role: "dialog",
+      "aria-modal": "true",
+      "aria-labelledby": "title",
+      tabindex: "-1",
+      lang: language(),
+      dir: directed && directed.dir == "rtl" ? "rtl" : "ltr",
+    },
+    [element("h2", { id: "title" }, [text("title")]), body, status, actions]
+  );
+  root.append(element("div", { class: "backdrop" }), dialog);
+
+  const say = (words) => (status.textContent = words);
   const buttons = (list) => {
     actions.textContent = "";
     list.forEach(([label, action, primary]) => {
-      const b = h("button", { type: "button", class: primary ? "p" : "" }, [t(label)]);
-      b.onclick = action;
-      actions.append(b);
+      const created = element("button", { type: "button", class: primary ? "primary" : "" }, [text(label)]);
+      created.onclick = action;
+      actions.append(created);
     });
     return actions.firstChild;
   };
   // Nothing but a message and a Close button: the how-to, the limit, the outcome.
-  const notice = (text, inStatus) => {
+  const notice = (words, inStatus) => {
     body.textContent = "";
-    inStatus ? say(text) : body.append(h("p", 0, [text]));
-    dialog.setAttribute("aria-describedby", inStatus ? "m" : "d");
+    inStatus ? say(words) : body.append(element("p", 0, [words]));
+    dialog.setAttribute("aria-describedby", inStatus ? "status" : "body");
     buttons([["close", close, 1]]).focus();
   };
 
   const close = () => {
     host.remove();
     host = 0;
-    d.removeEventListener("focusin", keepFocus);
+    document.removeEventListener("focusin", keepFocus);
     if (back && back.focus) back.focus();
   };
   // Focus that leaves for the page (a click outside, a screen reader) comes back.
-  const keepFocus = (e) => e.target != host && dialog.focus();
+  const keepFocus = (event) => event.target != host && dialog.focus();
   const focusable = () => [...dialog.querySelectorAll("button,textarea,input:not([tabindex='-1'])")];
 
   let sending;
-  let data;
+  let report;
   const fields = {};
   const send = () => {
     if (sending) return;
     sending = 1;
-    say(t("sending"));
-    Object.keys(fields).forEach((k) => {
-      data[k] = fields[k].value;
-      fields[k].removeAttribute("aria-invalid");
+    say(text("sending"));
+    Object.keys(fields).forEach((name) => {
+      report[name] = fields[name].value;
+      fields[name].removeAttribute("aria-invalid");
     });
-    post(C.E, data)
-      .then((r) => {
+    post(widget.endpoint_, report)
+      .then((response) => {
         sending = 0;
-        if (r.status == 201) return notice(t("thanks"), 1);
-        if (r.status == 429) {
-          const after = r.headers.get("Retry-After");
-          const seconds = isNaN(+after) ? (Date.parse(after) - Date.now()) / 1e3 : +after;
-          return say(t("rate", Math.max(1, Math.ceil(seconds / 60) || 1)));
-        }
-        if (!final(r)) throw 0;
-        return r.json().then(
-          (j) => {
-            const errors = j.errors || {};
-            say(t("rejected") + " " + Object.keys(errors).map((k) => [].concat(errors[k]).join(" ")).join(" "));
-            Object.keys(errors).forEach((k) => {
-              if (fields[k]) fields[k].setAttribute("aria-invalid", "true"), fields[k].setAttribute("aria-describedby", "m");
+        if (response.status == 201) return notice(text("thanks"), 1);
+        // The desk says Retry-After in seconds; the reader reads minutes.
+        if (response.status == 429) return say(text("rate", Math.ceil(response.headers.get("Retry-After") / 60) || 1));
+        if (!isFinal(response)) throw 0;
+        return response.json().then(
+          (answer) => {
+            const errors = answer.errors || {};
+            say(text("rejected") + " " + Object.keys(errors).map((name) => [].concat(errors[name]).join(" ")).join(" "));
+            Object.keys(errors).forEach((name) => {
+              if (fields[name])
+                fields[name].setAttribute("aria-invalid", "true"), fields[name].setAttribute("aria-describedby", "status");
             });
           },
-          () => say(t("rejected") + " " + r.status)
+          () => say(text("rejected") + " " + response.status)
         );
       })
       .catch(() => {
         // Kept with its idempotency key, so a retry can only land once.
-        outbox((b) => (b[data.idempotency_key] = { e: C.E, b: data, t: Date.now() }));
-        notice(t("saved"), 1);
+        outbox((kept) => (kept[report.idempotency_key] = { e: widget.endpoint_, b: report, t: Date.now() }));
+        notice(text("saved"), 1);
       });
   };
 
-  dialog.onkeydown = (e) => {
-    if (e.key == "Escape") return close();
-    if (e.key == "Enter" && (e.ctrlKey || e.metaKey) && data) return send();
-    if (e.key == "Tab") {
+  dialog.onkeydown = (event) => {
+    if (event.key == "Escape") return close();
+    if (event.key == "Enter" && (event.ctrlKey || event.metaKey) && report) return send();
+    if (event.key == "Tab") {
       const list = focusable();
-      const i = list.indexOf(root.activeElement);
-      if (e.shiftKey ? i < 1 : i == list.length - 1) {
-        e.preventDefault();
-        list[e.shiftKey ? list.length - 1 : 0].focus();
+      const at = list.indexOf(root.activeElement);
+      if (event.shiftKey ? at < 1 : at == list.length - 1) {
+        event.preventDefault();
+        list[event.shiftKey ? list.length - 1 : 0].focus();
       }
     }
   };
 
-  d.documentElement.appendChild(host);
-  d.addEventListener("focusin", keepFocus);
-  if (!c.x) return notice(t("howto"));
-  if ([...c.x].length > max) return notice(t("limit", max));
+  document.documentElement.appendChild(host);
+  document.addEventListener("focusin", keepFocus);
+  if (!captured.exact_) return notice(text("howto"));
+  // data-max-selection may only lower the site's limit: the desk refuses anything longer.
+  const maxSelection = Math.min(+widget.options_.maxSelection || Infinity, site.max_selection || 300);
+  if ([...captured.exact_].length > maxSelection) return notice(text("limit", maxSelection));
 
-  data = report(c);
-  const field = (name, tag, attrs) => {
-    fields[name] = h(tag, { id: name, name, ...attrs });
-    return [h("label", { for: name }, [t(name)]), fields[name]];
+  report = reportBody(captured);
+  const maxComment = site.max_comment || 1000;
+  const field = (name, tag, attributes) => {
+    fields[name] = element(tag, { id: name, name, ...attributes });
+    return [element("label", { for: name }, [text(name)]), fields[name]];
   };
   body.append(
-    h("blockquote", { id: "q" }, [c.p ? "…" + c.p : "", h("mark", 0, [c.x]), c.s ? c.s + "…" : ""]),
-    ...field("comment", "textarea", { rows: 3, maxlength: 1000 }),
-    ...field("suggestion", "input", { maxlength: 1000, autocomplete: "off" }),
+    element("blockquote", { id: "quote" }, [
+      report.prefix ? "…" + report.prefix : "",
+      element("mark", 0, [report.exact]),
+      report.suffix ? report.suffix + "…" : "",
+    ]),
+    ...field("comment", "textarea", { rows: 3, maxlength: maxComment }),
+    ...field("suggestion", "input", { maxlength: maxComment, autocomplete: "off" }),
     // The honeypot: hidden from people and screen readers, so only bots fill it in.
-    h("div", { class: "h", "aria-hidden": "true" }, field("website", "input", { tabindex: -1, autocomplete: "off" }))
+    element("div", { class: "honeypot", "aria-hidden": "true" }, field("website", "input", { tabindex: -1, autocomplete: "off" }))
   );
-  dialog.setAttribute("aria-describedby", "q");
+  dialog.setAttribute("aria-describedby", "quote");
   buttons([["send", send, 1], ["cancel", close]]);
   fields.comment.focus();
 }
 
-function tap(c) {
+const tap = (captured) => withSite(() => showButton(captured));
+
+// The touch button below a selection; without one (or with the dialog open), none.
+function showButton(captured) {
   if (button) button.remove();
   button = 0;
-  if (!c || !c.x || host) return;
-  const rect = c.r.getBoundingClientRect();
-  const b = h("button", { type: "button" }, [t("report")]);
-  b.onclick = () => open(c, d.activeElement);
-  button = d.createElement("copydesk-button");
-  shadow(button).append(b);
+  if (!captured || !captured.exact_ || host) return;
+  const rect = captured.range_.getBoundingClientRect();
+  const created = element("button", { type: "button" }, [text("report")]);
+  created.onclick = () => open(captured, document.activeElement);
+  button = document.createElement("copydesk-button");
+  styledShadow(button).append(created);
   // Below the selection, so it covers neither the text nor the native selection menu above it.
-  b.style.top = rect.bottom + w.scrollY + 16 + "px";
-  b.style.left = Math.max(8, Math.min(rect.left, w.innerWidth - 240)) + w.scrollX + "px";
-  d.documentElement.appendChild(button);
+  created.style.top = rect.bottom + window.scrollY + 16 + "px";
+  created.style.left = Math.max(8, Math.min(rect.left, window.innerWidth - 240)) + window.scrollX + "px";
+  document.documentElement.appendChild(button);
 }
 
-if (C) C.f({ open, tap, flush });
+if (widget) widget.dialogLoaded_({ open_: open, tap_: tap, flush_: flush });

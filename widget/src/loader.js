@@ -1,11 +1,9 @@
 // The loader: all a page downloads before the reader acts (budget: 2 KB gzipped).
 // At load it only adds listeners, fills the footer hint and retries unsent reports;
 // the dialog lives in copydesk-dialog.js, fetched on the first reader action.
-import { pickLang, OUTBOX, textOf } from "./common.js";
+import { OUTBOX } from "./common.js";
 
-const d = document;
-const w = window;
-const me = d.currentScript || d.querySelector('script[src$="copydesk.js"]');
+const script = document.currentScript || document.querySelector('script[src$="copydesk.js"]');
 
 const HINTS = {
   en: {
@@ -17,118 +15,142 @@ const HINTS = {
     hintTap: "Если вы нашли ошибку, выделите фрагмент текста и нажмите «Сообщить об ошибке»",
   },
 };
-const ROOTS = ["[data-copydesk-root]", "[itemprop=articleBody]", "article", "main"];
+const ARTICLE_ROOTS = ["[data-copydesk-root]", "[itemprop=articleBody]", "article", "main"];
 
-const clean = (s) => s.replace(/[\u200b-\u200d\u2060\ufeff\u00ad]/g, "").replace(/\s+/g, " ");
+const normalizeSpace = (text) => text.replace(/[\u200b-\u200d\u2060\ufeff\u00ad]/g, "").replace(/\s+/g, " ");
 
 // Typing in the page's own fields (or our dialog) is never a report.
-const isField = (e) =>
-  e && e.closest && (e.isContentEditable || e.closest("input,textarea,select,copydesk-dialog,copydesk-button"));
+const isField = (element) =>
+  element &&
+  element.closest &&
+  (element.isContentEditable || element.closest("input,textarea,select,copydesk-dialog,copydesk-button"));
 
-function capture() {
-  const sel = w.getSelection();
-  if (!sel || !sel.rangeCount) return { x: "" };
-  const r = sel.getRangeAt(0);
-  let n = r.commonAncestorContainer;
-  if (n.nodeType != 1) n = n.parentNode;
-  if (isField(n)) return null;
-  let root = d.body;
-  for (const s of [C.o.root].concat(ROOTS)) {
+// The selection and the whole article text around it; the dialog trims the context to the site's limit.
+function captureSelection() {
+  const selection = window.getSelection();
+  if (!selection || !selection.rangeCount) return { exact_: "" };
+  const range = selection.getRangeAt(0);
+  let node = range.commonAncestorContainer;
+  if (node.nodeType != 1) node = node.parentNode;
+  if (isField(node)) return null;
+  let root = document.body;
+  for (const selector of [widget.options_.root].concat(ARTICLE_ROOTS)) {
     try {
-      if (s && (root = n.closest(s))) break;
+      if (selector && (root = node.closest(selector))) break;
     } catch (_) {}
-    root = d.body;
+    root = document.body;
   }
   // Text before, inside and after the range, read across element boundaries.
   const parts = ["", "", ""];
-  let k = 0;
-  const walk = (e) => {
-    if (e.nodeType == 3) {
-      const v = e.data;
-      let a = 0;
-      if (e == r.startContainer) parts[(k = 1) - 1] += v.slice(0, (a = r.startOffset));
-      if (e == r.endContainer) (parts[k] += v.slice(a, r.endOffset)), (a = r.endOffset), (k = 2);
-      parts[k] += v.slice(a);
-    } else if (e.nodeType == 1) {
+  let part = 0;
+  const walk = (node) => {
+    if (node.nodeType == 3) {
+      const text = node.data;
+      let from = 0;
+      if (node == range.startContainer) parts[(part = 1) - 1] += text.slice(0, (from = range.startOffset));
+      if (node == range.endContainer) (parts[part] += text.slice(from, range.endOffset)), (from = range.endOffset), (part = 2);
+      parts[part] += text.slice(from);
+    } else if (node.nodeType == 1) {
       // The page's own CSS says what is a block (p, li, td, a div made flex…) and what is not shown.
-      const display = e.tagName == "BR" ? "" : getComputedStyle(e).display;
-      if (display == "none" || /^(TEXTAREA|SELECT)$/.test(e.tagName)) return;
+      const display = node.tagName == "BR" ? "" : getComputedStyle(node).display;
+      if (display == "none" || /^(TEXTAREA|SELECT)$/.test(node.tagName)) return;
       const block = !/^(inline|contents)/.test(display);
-      if (block) parts[k] += " ";
-      for (let i = 0, c = e.firstChild; ; c = c.nextSibling, i++) {
-        if (e == r.startContainer && i == r.startOffset) k = 1;
-        if (e == r.endContainer && i == r.endOffset) k = 2;
-        if (!c) break;
-        walk(c);
+      if (block) parts[part] += " ";
+      for (let index = 0, child = node.firstChild; ; child = child.nextSibling, index++) {
+        if (node == range.startContainer && index == range.startOffset) part = 1;
+        if (node == range.endContainer && index == range.endOffset) part = 2;
+        if (!child) break;
+        walk(child);
       }
-      if (block) parts[k] += " ";
+      if (block) parts[part] += " ";
     }
   };
   walk(root);
-  const x = clean(parts[1]);
+  const exact = normalizeSpace(parts[1]);
   // Spaces at the edges of the selection belong to the context, so offsets match the page text.
-  const p = clean(parts[0] + (x[0] == " " ? " " : ""));
-  const s = clean((x.slice(-1) == " " ? " " : "") + parts[2]);
+  const before = normalizeSpace(parts[0] + (exact[0] == " " ? " " : ""));
   return {
-    x: x.trim(),
-    p: p.slice(-64).replace(/^[\udc00-\udfff]/, ""),
-    s: s.slice(0, 64).replace(/[\ud800-\udbff]$/, ""),
-    n: p.trimStart().length,
-    r,
-    root,
+    exact_: exact.trim(),
+    textBefore_: before,
+    textAfter_: normalizeSpace((exact.slice(-1) == " " ? " " : "") + parts[2]),
+    position_: before.trimStart().length,
+    range_: range,
+    root_: root,
   };
 }
 
-let mod;
-let queue;
+let dialog;
+let waiting;
 // The dialog chunk is a plain <script src> from the desk, so `script-src <desk>` allows it.
-function load(f) {
-  if (mod) return f(mod);
-  if (!queue) {
-    queue = [];
-    const s = d.createElement("script");
-    s.src = new URL("copydesk-dialog.js" + new URL(me.src).search, me.src).href;
-    s.cd = C;
-    s.onload = s.onerror = () => {
-      s.remove();
-      if (!mod) queue = 0;
+function withDialog(then) {
+  if (dialog) return then(dialog);
+  if (!waiting) {
+    waiting = [];
+    const chunk = document.createElement("script");
+    chunk.src = new URL("copydesk-dialog.js" + new URL(script.src).search, script.src).href;
+    chunk.widget_ = widget;
+    chunk.onload = chunk.onerror = () => {
+      chunk.remove();
+      if (!dialog) waiting = 0;
     };
-    d.head.appendChild(s);
+    document.head.appendChild(chunk);
   }
-  queue.push(f);
+  waiting.push(then);
 }
 
-function retry() {
+// A reader acts: the site's language and limits are asked for alongside the dialog code
+// (an error answer carries neither, so the dialog falls back to its defaults).
+function forReader(then) {
+  widget.siteSettings_ =
+    widget.siteSettings_ ||
+    fetch(`${widget.endpoint_}/api/v1/sites/${encodeURIComponent(widget.options_.site)}/widget-config`, {
+      credentials: "omit",
+    })
+      .then((response) => response.json())
+      .catch(() => 0);
+  withDialog(then);
+}
+
+function sendUnsent() {
   try {
-    if (localStorage.getItem(OUTBOX)) load((m) => m.flush());
+    if (localStorage.getItem(OUTBOX)) withDialog((loaded) => loaded.flush_());
   } catch (_) {}
 }
 
-const C = me && {
-  o: me.dataset,
-  E: (me.dataset.endpoint || new URL(me.src).origin).replace(/\/+$/, ""),
-  mac: /mac|iphone|ipad/i.test((navigator.userAgentData || {}).platform || navigator.platform),
-  f: (m) => {
-    mod = m;
-    queue.forEach((f) => f(m));
+const widget = script && {
+  options_: script.dataset,
+  endpoint_: (script.dataset.endpoint || new URL(script.src).origin).replace(/\/+$/, ""),
+  mac_: /mac|iphone|ipad/i.test((navigator.userAgentData || {}).platform || navigator.platform),
+  // The hint and the dialog choose their language and texts here, the same way.
+  // data-lang, else the page's <html lang>, else the site's language from the desk; Russian or English.
+  languageOf_: (siteLanguage) =>
+    /^ru([-_]|$)/i.test(widget.options_.lang || document.documentElement.lang || siteLanguage || "") ? "ru" : "en",
+  // data-text-<name> overrides the built-in text <name> (data-text-hint-tap -> dataset.textHintTap);
+  // Mac readers press Cmd where the text says Ctrl.
+  textOf_: (texts, language, name) => {
+    const text = widget.options_["text" + name[0].toUpperCase() + name.slice(1)] || texts[language][name];
+    return widget.mac_ ? text.replace(/Ctrl/g, "Cmd") : text;
+  },
+  dialogLoaded_: (loaded) => {
+    dialog = loaded;
+    waiting.forEach((then) => then(loaded));
   },
 };
 
-if (C) {
-  C.L = pickLang(C.o.lang || d.documentElement.lang);
-  const fill = () => {
-    const hint = textOf(C, HINTS, matchMedia("(pointer: coarse)").matches ? "hintTap" : "hint");
-    d.querySelectorAll("[data-copydesk-hint]").forEach((e) => (e.textContent = hint));
+if (widget) {
+  const fillHint = () => {
+    const hint = widget.textOf_(HINTS, widget.languageOf_(), matchMedia("(pointer: coarse)").matches ? "hintTap" : "hint");
+    document.querySelectorAll("[data-copydesk-hint]").forEach((element) => (element.textContent = hint));
   };
-  d.readyState == "loading" ? d.addEventListener("DOMContentLoaded", fill) : fill();
+  document.readyState == "loading" ? document.addEventListener("DOMContentLoaded", fillHint) : fillHint();
 
-  w.addEventListener(
+  window.addEventListener(
     "keydown",
-    (e) => {
-      if (e.key == "Enter" && (C.mac ? e.metaKey : e.ctrlKey) && !isField(e.target)) {
-        const c = capture();
-        const back = d.activeElement;
-        if (c) e.preventDefault(), load((m) => m.open(c, back));
+    (event) => {
+      if (event.key == "Enter" && (widget.mac_ ? event.metaKey : event.ctrlKey) && !isField(event.target)) {
+        const captured = captureSelection();
+        const back = document.activeElement;
+        if (captured) event.preventDefault(), forReader((loaded) => loaded.open_(captured, back));
       }
     },
     true
@@ -136,18 +158,18 @@ if (C) {
 
   // Touch readers get a button near the selection; a touch laptop keeps Ctrl+Enter as well.
   let touch;
-  let timer;
-  w.addEventListener("pointerdown", (e) => (touch = e.pointerType == "touch"), true);
-  w.addEventListener("touchstart", () => (touch = true), { capture: true, passive: true });
-  d.addEventListener("selectionchange", () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
+  let settling;
+  window.addEventListener("pointerdown", (event) => (touch = event.pointerType == "touch"), true);
+  window.addEventListener("touchstart", () => (touch = true), { capture: true, passive: true });
+  document.addEventListener("selectionchange", () => {
+    clearTimeout(settling);
+    settling = setTimeout(() => {
       if (!touch) return;
-      const c = capture();
-      if ((c && c.x) || mod) load((m) => m.tap(c));
+      const captured = captureSelection();
+      if ((captured && captured.exact_) || dialog) forReader((loaded) => loaded.tap_(captured));
     }, 400);
   });
 
-  retry();
-  w.addEventListener("online", retry);
+  sendUnsent();
+  window.addEventListener("online", sendUnsent);
 }
