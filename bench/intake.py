@@ -1,7 +1,8 @@
 """Intake: accepted POST /api/v1/reports per second under ``copydesk serve`` at 32
 connections, against a bare Flask endpoint and against a plain Flask-SQLAlchemy
 commit-per-request app (bench/plain_app.py), all under the same gunicorn settings and
-measured in the same run.
+measured in the same run; then again with notifications on (rules routing every report,
+the background worker running and sending), to show intake does not slow down.
 
 Every 201 must be a committed row: the submission count in the database is checked
 against wrk's count of 201s afterwards. Peak RSS per worker and the CPU time the server
@@ -25,6 +26,11 @@ from common import (ORIGIN, backends, bare_server, copydesk, copydesk_env, copyd
 TARGET_RATIO = 0.3  # of the bare endpoint
 TARGET_PEER = 1.3  # times the plain commit-per-request app
 TARGET_RSS_MB = 150
+# Notifications on may cost intake at most this share of its figure (noise included).
+TARGET_NOTIFY_RATIO = 0.9
+EDITORS = 3
+NOTIFY_VARIANTS = {"digests": f"{EDITORS} editors on the daily digest, the default",
+                   "instant": "the same, and an email at once for every new report and milestone"}
 
 
 def prepare(backend, instance, name="intake"):
@@ -48,6 +54,57 @@ def add_site(env):
         db.session.add(site)
         db.session.commit()
         db.engine.dispose()
+
+
+def add_rules(url, smtp_url, instant):
+    """Notifications as a newsroom sets them up: every editor on the daily digest (the
+    default); ``instant``: also the desk's address hearing every report at once by email
+    (here, hundreds of emails a second: far more than any newsroom gets)."""
+    from copydesk import create_app
+    from copydesk.db import db
+    from copydesk.models import Editor, Site
+    from copydesk.notify.models import Rule
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-secret-7c41e9a2d05b8f36e1a4c7d92b5f0e83",
+                      "SMTP_URL": smtp_url})
+    with app.app_context():
+        site = Site.find("bench-site-key")
+        for number in range(EDITORS):
+            editor = Editor(email=f"editor{number}@bench.example.com", name=f"Editor {number}")
+            editor.set_password("bench-password-123")
+            db.session.add(editor)
+        db.session.add(Rule(site_id=site.id, recipient="everyone"))
+        if instant:
+            db.session.add(Rule(site_id=site.id, recipient="email", target="desk@bench.example.com",
+                                mode="instant"))
+        db.session.commit()
+        db.engine.dispose()
+
+
+def measure_notifying(backend, instance, duration, instant):
+    """The same run with notifications on: rules, the worker that ``copydesk serve`` starts,
+    and a mail server (in this process) taking the emails."""
+    from notify_latency import MailSink
+    name = "instant" if instant else "digests"
+    url, engine = prepare(backend, instance, f"intake_notify_{name}")
+    heading(f"Intake with notifications on ({NOTIFY_VARIANTS[name]}): copydesk serve + its worker on "
+            f"{backend}, 32 connections, {duration}s")
+    with MailSink(match=False) as sink:
+        add_rules(url, sink.url, instant)
+        server = copydesk_server(url, instance, f"intake-notify-{name}-{backend}", COPYDESK_SMTP_URL=sink.url)
+        try:
+            figures = measure(server, duration, "bench-site-key")
+        finally:
+            server.stop()
+        figures["emails"] = sink.received
+    with engine.connect() as conn:
+        figures["deliveries"] = conn.scalar(sa.text("SELECT count(*) FROM delivery"))
+        figures["still_due"] = conn.scalar(sa.text("SELECT count(*) FROM report WHERE notify_due = :t"), {"t": True})
+    engine.dispose()
+    print(f"notifying: {figures['per_second']:8.1f} 201/s  p50 {figures['p50_ms']:.1f} ms  "
+          f"p99 {figures['p99_ms']:.1f} ms  server+worker CPU {figures['server_cpu_ms']:.3f} ms/request  "
+          f"({figures['created']} answers; {figures['deliveries']} deliveries "
+          f"planned, {figures['emails']} emails received while it ran, {figures['still_due']} reports left to plan)")
+    return figures
 
 
 def measure(server, duration, site_key):
@@ -110,7 +167,8 @@ def main():
             peer = measure_peer(backend, instance, duration)
             url, engine = prepare(backend, instance)
             heading(f"Intake: copydesk serve on {backend}, 32 connections, {duration}s")
-            server = copydesk_server(url, instance, f"intake-{backend}")
+            # Notifications off: no rules and no worker, as before issue 9.
+            server = copydesk_server(url, instance, f"intake-{backend}", COPYDESK_SERVE_WORKER="false")
             try:
                 figures = measure(server, duration, "bench-site-key")
                 figures["peak_rss_mb"] = [round(v, 1) for v in server.peak_rss_mb()]
@@ -141,6 +199,14 @@ def main():
             peak = max(figures["peak_rss_mb"])
             print(f"peak RSS per worker: {', '.join(f'{v:.0f}' for v in figures['peak_rss_mb'])} MB "
                   f"(max {peak:.0f}, target ≤ {TARGET_RSS_MB})")
+            for name in NOTIFY_VARIANTS:
+                notifying = measure_notifying(backend, instance, duration, instant=name == "instant")
+                ratio = round(notifying["per_second"] / max(figures["per_second"], 0.1), 3)
+                figures[f"notifying_{name}"] = {**notifying, "ratio": ratio}
+                print(f"notifications on ({NOTIFY_VARIANTS[name]}) / off: {notifying['per_second']:.1f} / "
+                      f"{figures['per_second']:.1f} 201/s = {ratio:.2f} (target ≥ {TARGET_NOTIFY_RATIO}) "
+                      f"{'ok' if ratio >= TARGET_NOTIFY_RATIO else 'MISSED'}")
+            figures["notify_ratio"] = figures["notifying_digests"]["ratio"]
     save_result("intake", results)
     return results
 

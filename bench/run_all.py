@@ -26,7 +26,9 @@ def main():
     import dashboard
     import flood
     import intake
+    import notify_latency
     intake_results = intake.main()
+    notify_results = notify_latency.main()
     dashboard_results = dashboard.main()
     flood_results = flood.main()
     if (BENCH / "widget_size.py").exists():
@@ -36,6 +38,12 @@ def main():
         except SystemExit as exit_:  # its verdict is printed; the summary still follows
             if exit_.code:
                 print(f"widget_size.py exited with {exit_.code}")
+    common.heading("Widget: from Ctrl+Enter to the dialog")
+    try:
+        runpy.run_path(str(BENCH / "widget_open.py"), run_name="__main__")
+    except SystemExit as exit_:
+        if exit_.code:
+            print(f"widget_open.py exited with {exit_.code}")
 
     common.heading(f"Summary ({time.monotonic() - started:.0f} s)")
     for backend in common.backends():
@@ -50,6 +58,11 @@ def main():
             worst = max(pages.items(), key=lambda item: item[1]["p95_ms"])
             print(f"dashboard on {backend}: worst p95 {worst[1]['p95_ms']:.1f} ms ({worst[0]}; "
                   f"target ≤ {dashboard.TARGET_P95_MS} ms)")
+    for backend, figures in notify_results.items():
+        print(f"notification latency on {backend}: 201 → email p50 {figures['p50_s']:.2f} s, p95 "
+              f"{figures['p95_s']:.2f} s (target ≤ {notify_latency.TARGET_P95_SECONDS} s), "
+              f"{figures['missing']} missing; intake with notifications on: "
+              f"{intake_results.get(backend, {}).get('notify_ratio', float('nan')):.2f} × off")
     for name in ("many addresses", "one address"):
         r = flood_results[name]
         print(f"flood from {name}: {r['limited_per_second']:.0f} 429/s, dashboard p95 "

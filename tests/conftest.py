@@ -26,6 +26,9 @@ TEST_LIMITS = {"RATELIMIT_REPORTS_PER_IP": "10000 per minute",
                "RATELIMIT_REPORTS_PER_SITE": "10000 per minute",
                "RATELIMIT_LOGIN": "10000 per minute",
                "RATELIMIT_WIDGET_CONFIG": "10000 per minute"}
+# Every test receiver (webhooks, Slack, Telegram) listens on 127.0.0.1; apps and the serve and
+# worker subprocesses all read this. Tests of the refusal set NOTIFY_ALLOW_PRIVATE=False.
+os.environ.setdefault("COPYDESK_NOTIFY_ALLOW_PRIVATE", "true")
 # Long enough for create_app's secret-key check; starts "test-secret" so leak tests can look for it.
 TEST_SECRET_KEY = "test-secret-4f9c2a7e1b8d6035c9e2f1a7b4d8c063"
 
@@ -396,3 +399,37 @@ def serve(tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on loopback; ``.mails`` holds what it accepted."""
+    from receivers import SMTPServer
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def test_ca():
+    """A certificate authority for TLS tests; ``SSL_CERT_FILE`` points senders at it."""
+    import trustme
+    return trustme.CA()
+
+
+@pytest.fixture
+def trust_test_ca(test_ca, tmp_path, monkeypatch):
+    """Python's default SSL context (in this process and its children) trusts ``test_ca``."""
+    path = tmp_path / "test-ca.pem"
+    test_ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    return path
+
+
+@pytest.fixture
+def http_receiver():
+    """A real HTTP server on loopback recording every request (webhooks, Slack, Telegram)."""
+    from receivers import HTTPReceiver
+    receiver = HTTPReceiver().start()
+    yield receiver
+    receiver.stop()

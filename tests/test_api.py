@@ -194,7 +194,8 @@ def test_widget_config(client, make_site):
     key = make_site(origins=[ORIGIN], language="ru", max_selection=120)
     response = client.get(f"/api/v1/sites/{key}/widget-config", headers={"Origin": ORIGIN})
     assert response.status_code == 200
-    assert response.json == {"lang": "ru", "max_selection": 120, "max_context": 64, "max_comment": 1000}
+    assert response.json == {"lang": "ru", "max_selection": 120, "max_context": 64, "max_comment": 1000,
+                             "followup": False, "kinds": True}
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert client.get("/api/v1/sites/nope/widget-config").status_code == 404
 

@@ -267,7 +267,7 @@ def test_help_shows_copydesks_commands_and_the_instance_rule(tmp_path):
     assert result.returncode == 0
     commands = result.stdout.split("Commands:", 1)[1]
     names = {line.split()[0] for line in commands.splitlines() if line.strip()}
-    assert names == {"db", "demo", "editors", "purge", "run", "serve", "sites"}
+    assert names == {"check", "db", "demo", "editors", "notify", "purge", "run", "serve", "sites", "worker"}
     assert "$COPYDESK_INSTANCE_PATH, else\n  ./instance in the current directory" in result.stdout
     assert list(tmp_path.iterdir()) == []  # help alone creates nothing
     for group, subcommands in [("sites", {"add", "list", "remove"}),
@@ -480,3 +480,12 @@ def test_settings_are_kept_as_checked(app_config):
     from copydesk import create_app
     app = create_app({**app_config, "PAGE_SIZE": "20", "SQLITE_SYNCHRONOUS": "full", "DEMO": "yes"})
     assert (app.config["PAGE_SIZE"], app.config["SQLITE_SYNCHRONOUS"], app.config["DEMO"]) == (20, "FULL", True)
+
+
+def test_site_keys_never_read_as_an_option():
+    """A key is typed after commands (`sites remove KEY`, `notify add KEY …`): one starting
+    with "-" would be taken for an option. One in 32 random keys would, without the rule."""
+    from copydesk.models import new_site_key
+    keys = {new_site_key() for _ in range(2000)}
+    assert len(keys) == 2000
+    assert all(key[0].isalnum() and len(key) == 16 for key in keys)

@@ -16,6 +16,7 @@ from werkzeug.security import generate_password_hash
 from conftest import csrf_token
 from copydesk.db import db
 from copydesk.models import Editor, Report, Site, Submission
+from copydesk.notify.models import AuthorContact, Delivery, Rule, new_webhook_secret
 
 PASSWORD = "correct horse battery"
 LOGIN = "login"  # redirected to the login page, nothing done
@@ -43,6 +44,12 @@ ROUTES = {
     ("dashboard.report", "GET"): Route(LOGIN, 200, 200),
     ("dashboard.report_action", "POST"): Route(LOGIN, 302, 302, changes_data=True, form={
         "action": "note", "note": "Checked with the desk."}),
+    # Page checks: as other report actions. The world's page does not resolve: "unknown" is recorded.
+    ("dashboard.report_check", "POST"): Route(LOGIN, 302, 302, changes_data=True),
+    ("dashboard.reports_check", "POST"): Route(LOGIN, 302, 302, changes_data=True, form={"status": "all"}),
+    ("dashboard.reports_close_changed", "GET"): Route(LOGIN, 200, 200),
+    # The world's report was never found changed: confirmed, but nothing to close.
+    ("dashboard.reports_close_changed", "POST"): Route(LOGIN, 302, 302, form={"report": "1"}),
     ("dashboard.account", "GET"): Route(LOGIN, 200, 200),
     ("dashboard.account", "POST"): Route(LOGIN, 302, 302, changes_data=True, form={
         "current_password": PASSWORD, "new_password": "a brand new passphrase"}),
@@ -60,6 +67,19 @@ ROUTES = {
     ("dashboard.editor_active", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={"active": "0"}),
     ("dashboard.editor_role", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={"role": "admin"}),
     ("dashboard.editor_password", "POST"): Route(LOGIN, 403, 200, changes_data=True),
+    ("dashboard.notifications", "GET"): Route(LOGIN, 403, 200),
+    ("dashboard.notifications", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={
+        "recipient": "email", "target": "desk@example.com"}),
+    ("dashboard.notification_rule_remove", "GET"): Route(LOGIN, 403, 200),
+    ("dashboard.notification_rule_remove", "POST"): Route(LOGIN, 403, 302, changes_data=True),
+    ("dashboard.notification_rule_secret", "POST"): Route(LOGIN, 403, 200, changes_data=True),
+    ("dashboard.notification_authors", "POST"): Route(LOGIN, 403, 302, changes_data=True, form={
+        "author": "Bea Rook", "address": "bea@example.com"}),
+    ("dashboard.notification_author_remove", "POST"): Route(LOGIN, 403, 302, changes_data=True),
+    ("dashboard.notification_test", "POST"): Route(LOGIN, 403, 200),
+    ("dashboard.delivery_retry", "POST"): Route(LOGIN, 403, 302, changes_data=True),
+    # The world's site is the first one: id 1.
+    ("dashboard.account_notifications", "POST"): Route(LOGIN, 302, 302, changes_data=True, form={"mode-1": "instant"}),
 }
 POST_ROUTES = [key for key in ROUTES if key[1] == "POST"]
 
@@ -93,8 +113,17 @@ def world(app, password_hash, make_site):
         db.session.flush()
         db.session.add(Submission(report_id=report.id, site_id=site_id, idempotency_key="world-0001",
                                   comment="the", ip_hash="0" * 32, user_agent="UA"))
+        # A webhook nobody listens on (its test fails at once), an author contact, a failed delivery.
+        rule = Rule(site_id=site_id, recipient="webhook", target="http://127.0.0.1:9/hook", secret=new_webhook_secret())
+        contact = AuthorContact(site_id=site_id, author="Ann Lee", author_key="ann lee", email="ann@example.com")
+        db.session.add_all([rule, contact])
+        db.session.flush()
+        delivery = Delivery(site_id=site_id, rule_id=rule.id, channel="webhook", recipient=rule.target,
+                            recipient_key=f"rule:{rule.id}", state="failed", attempts=3, last_error="HTTP 500")
+        db.session.add(delivery)
         db.session.commit()
-        return {"report_id": report.id, "site_id": site_id, "editor_id": editors[2].id}
+        return {"report_id": report.id, "site_id": site_id, "editor_id": editors[2].id, "rule_id": rule.id,
+                "contact_id": contact.id, "delivery_id": delivery.id}
 
 
 def route_url(app, endpoint, world):

@@ -4,6 +4,8 @@ control is in view, and no title breaks in the middle of a word."""
 import pytest
 
 from conftest import report_body
+from copydesk.checks import PageCheck
+from copydesk.db import db
 from test_api import post
 from test_e2e import log_in
 
@@ -50,6 +52,10 @@ def newsroom(live_server, make_site, make_editor):
         canonical_url=None, title=TITLE, exact="infrastructure decison"),
         origin="https://www.northern-chronicle-correspondents.example.com")
     assert response.status_code == 201
+    with live_server.app.app_context():  # the page check found the words changed: a diff to show
+        db.session.add(PageCheck(report_id=response.json["id"], state="changed", detail={
+            "old": "infrastructure decison", "new": "infrastructure-modernisation-programme decision"}))
+        db.session.commit()
     return {"report": response.json["id"], "site": 1}
 
 
@@ -62,6 +68,9 @@ PAGES = {
     "site_remove": "/sites/{site}/remove",
     "editors": "/editors",
     "account": "/account",
+    "notifications": "/sites/{site}/notifications",
+    "notifications_telegram": "/sites/{site}/notifications?add=telegram",
+    "reports_close_changed": "/reports/close-changed?status=all",
     "error": "/no-such-page",
 }
 

@@ -151,7 +151,8 @@ def test_purge_erases_personal_fields_of_old_submissions_only(app, runner, aged_
     texts_before = rows(app, texts)
     result = runner.invoke(args=["purge", "--older-than", "30"])
     assert result.exit_code == 0, result.output
-    assert result.output == "Erased personal fields of 1 submission(s) older than 30 days.\n"
+    assert result.output == ("Erased personal fields of 1 submission(s) older than 30 days, "
+                             "and 0 reader address(es); deleted 0 finished notification message(s).\n")
     assert personal_fields(app) == {
         "reader-old-0001": (False, None),
         "reader-mid-0002": (True, USER_AGENT),
@@ -160,7 +161,8 @@ def test_purge_erases_personal_fields_of_old_submissions_only(app, runner, aged_
     assert rows(app, report_columns) == reports_before
     assert rows(app, texts) == texts_before
     again = runner.invoke(args=["purge", "--older-than", "30"])
-    assert again.output == "Erased personal fields of 0 submission(s) older than 30 days.\n"
+    assert again.output == ("Erased personal fields of 0 submission(s) older than 30 days, "
+                            "and 0 reader address(es); deleted 0 finished notification message(s).\n")
 
 
 @pytest.mark.parametrize("settings", [{"RETENTION_DAYS": 7}], ids=["settings"])

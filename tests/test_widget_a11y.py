@@ -1,12 +1,11 @@
 """The dialog is an accessible modal: labelled, focus in and trapped, Esc closes,
-focus returns, outcomes announced, and axe-core finds nothing in either language."""
+focus returns, outcomes announced, and axe-core finds nothing in any built-in language."""
 
 import json
 
 import pytest
 from playwright.sync_api import expect
-from test_widget_flow import DEMO_END, DEMO_START
-from widget_pages.helpers import AXE, open_dialog, pages, select_text  # noqa: F401
+from widget_pages.helpers import AXE, LANGUAGES, open_dialog, pages, select_text  # noqa: F401
 
 
 def active_in_dialog(page):
@@ -25,11 +24,11 @@ def test_focus_moves_in_is_trapped_and_returns(page, pages):  # noqa: F811
     expect(dialog.get_by_label("Comment")).to_be_focused()
 
     seen = [active_in_dialog(page)]
-    for _ in range(4):
+    for _ in range(5):
         page.keyboard.press("Tab")
         seen.append(active_in_dialog(page))
-    # comment -> suggestion -> Send -> Cancel -> back to comment; the honeypot is skipped
-    assert seen == ["comment", "suggestion", "Send", "Cancel", "comment"]
+    # comment -> suggestion -> the kinds (one stop) -> Send -> Cancel -> back to comment; the honeypot is skipped
+    assert seen == ["comment", "suggestion", "typo", "Send", "Cancel", "comment"]
     page.keyboard.press("Shift+Tab")
     assert active_in_dialog(page) == "Cancel"
 
@@ -70,25 +69,28 @@ def test_outcome_is_announced_in_a_live_region(page, pages):  # noqa: F811
     expect(dialog.get_by_role("button", name="Close")).to_be_focused()
 
 
-def axe_violations(page):
+def axe_violations(page, element="copydesk-dialog"):
     page.add_script_tag(content=AXE.read_text())
-    result = page.evaluate("""async () => {
-        const r = await axe.run(document.querySelector('copydesk-dialog'));
+    result = page.evaluate("""async element => {
+        const r = await axe.run(document.querySelector(element));
         return r.violations.map(v => ({id: v.id, nodes: v.nodes.map(n => n.target)}));
-    }""")
+    }""", element)
     return result
 
 
-@pytest.mark.parametrize("lang", ["en", "ru"])
-def test_axe_finds_no_violations_in_the_open_dialog(page, demo, lang):
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_axe_finds_no_violations_in_the_open_dialog(page, pages, lang):  # noqa: F811
     if not AXE.exists():
         pytest.skip("needs `npm ci` in widget/ for axe-core")
-    page.goto(demo["article_url"] + ("?lang=ru" if lang == "ru" else ""))
-    select_text(page, DEMO_START, DEMO_END)
+    rtl = ' dir="rtl"' if lang in ("ar", "he") else ""
+    page.goto(pages.article(f"/axe-{lang}.html", "<article><p>Some words to select.</p></article>",
+                            html_attrs=f'lang="{lang}"{rtl}'))
+    select_text(page, "words")
     page.keyboard.press("Control+Enter")
     dialog = page.get_by_role("dialog")
     expect(dialog).to_have_attribute("lang", lang)
     expect(dialog.locator("textarea")).to_be_focused()
+    dialog.locator("fieldset label").nth(2).click()  # a kind chosen
     violations = axe_violations(page)
     assert violations == [], json.dumps(violations, indent=1)
 
@@ -97,3 +99,19 @@ def test_axe_finds_no_violations_in_the_open_dialog(page, demo, lang):
     expect(dialog.get_by_role("status")).not_to_have_text("")
     expect(dialog.locator("textarea")).to_have_count(0)
     assert axe_violations(page) == []
+
+
+@pytest.mark.parametrize("lang", ["en", "he"])
+def test_axe_finds_no_violations_in_the_notice_of_a_kept_report(new_context, pages, lang):  # noqa: F811
+    if not AXE.exists():
+        pytest.skip("needs `npm ci` in widget/ for axe-core")
+    context = new_context()
+    context.route("**/copydesk-dialog.*.js", lambda route: route.abort())
+    page = context.new_page()
+    page.goto(pages.article(f"/axe-kept-{lang}.html", "<article><p>Some words to select.</p></article>",
+                            html_attrs=f'lang="{lang}"'))
+    select_text(page, "words")
+    page.keyboard.press("Control+Enter")
+    expect(page.get_by_role("dialog")).to_be_visible()
+    violations = axe_violations(page, "copydesk-notice")
+    assert violations == [], json.dumps(violations, indent=1)

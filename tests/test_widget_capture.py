@@ -2,9 +2,18 @@
 element boundaries, with whitespace normalized; and what it refuses to read."""
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
-from widget_pages.helpers import (THANKS, open_dialog, pages, press_left_to_the_page,  # noqa: F401
-                                  select_text, submissions)
+
+from copydesk.db import db
+from copydesk.models import Report
+from widget_pages.helpers import (KINDS, LANGUAGES, THANKS, open_dialog, pages,  # noqa: F401
+                                  press_left_to_the_page, select_text, submissions, texts)
+
+
+def kind_counts(app):
+    with app.app_context():
+        return [report.kind_counts for report in db.session.scalars(sa.select(Report).order_by(Report.id))]
 
 
 @pytest.fixture
@@ -38,8 +47,9 @@ def test_backwards_selection_is_stored_like_a_forward_one(capture_page, live_ser
 
     [row] = submissions(live_server.app)
     assert row.exact == "paragraph ends here. Second paragraph starts here"
+    # The context is the sentence around the selection.
     assert row.prefix == "Capture fixture First "
-    assert row.suffix == ". Alpha item Beta item Cell one Cell two Head three Cell four Line one"[:64]
+    assert row.suffix == "."
     assert row.position == len("Capture fixture First ")
 
 
@@ -47,7 +57,9 @@ def test_context_skips_hidden_text(capture_page, live_server):
     select_text(capture_page, "should stay")
     send(open_dialog(capture_page))
     [row] = submissions(live_server.app)
-    assert row.suffix.startswith(" text. Form: editable words here")
+    # "Hidden words" sit in display:none between the selection and " text."
+    assert row.suffix == " text."
+    assert "idden" not in row.prefix + row.suffix
 
 
 @pytest.mark.parametrize("field", ["#field", "#area", "#editable"])
@@ -132,4 +144,43 @@ def test_triple_clicked_paragraph_reads_without_the_next_one(capture_page, live_
     send(open_dialog(capture_page))
     [row] = submissions(live_server.app)
     assert (row.prefix, row.exact) == ("Capture fixture ", "First paragraph ends here.")
-    assert row.suffix.startswith(" Second paragraph starts here.")
+    assert row.suffix == ""  # the selection ends its sentence
+
+
+# In each language: a sentence before, then (before, selected first word, second word, after) of the next.
+SENTENCES = {
+    "en": ("The harbour was quiet.", "The keepers logged the ", "wether", "every", " night."),
+    "ru": ("В гавани было тихо.", "Смотрители записывали ", "погоду", "каждую", " ночь."),
+    "uk": ("У гавані було тихо.", "Доглядачі записували ", "погоду", "щоночі", " до журналу."),
+    "kk": ("Айлақта тыныш болды.", "Күзетшілер ", "ауа", "райын", " күн сайын жазды."),
+    "be": ("У гавані было ціха.", "Наглядчыкі пісалі ў ", "журнал", "кожную", " ноч."),
+    "de": ("Im Hafen war es still.", "Die Wärter notierten ", "das", "Wetter", " jede Nacht."),
+    "fr": ("Le port était calme.", "Les gardiens notaient ", "la", "météo", " chaque nuit."),
+    "es": ("El puerto estaba tranquilo.", "Los guardas anotaban ", "el", "tiempo", " cada noche."),
+    "it": ("Il porto era tranquillo.", "I guardiani annotavano il ", "tempo", "ogni", " notte."),
+    "pt": ("O porto estava calmo.", "Os faroleiros anotavam o ", "tempo", "todas", " as noites."),
+    "pl": ("W porcie było cicho.", "Latarnicy zapisywali ", "pogodę", "każdej", " nocy."),
+    "tr": ("Liman sessizdi.", "Bekçiler her gece ", "hava", "durumunu", " kaydetti."),
+    "ar": ("كان الميناء هادئا.", "سجل الحراس ", "حالة", "الطقس", " كل ليلة."),
+    "he": ("בנמל היה שקט.", "השומרים רשמו את ", "מזג", "האוויר", " בכל לילה."),
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_language_reads_the_selection_in_its_sentence(page, pages, live_server, lang):  # noqa: F811
+    # Across an element boundary and a line break; the context is the sentence, cut at word boundaries.
+    first, before, one, two, after = SENTENCES[lang]
+    kind = KINDS[LANGUAGES.index(lang) % len(KINDS)]
+    words = texts(lang)
+    rtl = ' dir="rtl"' if lang in ("ar", "he") else ""
+    page.goto(pages.article(f"/capture-{lang}.html", f"<article><h1>{first}</h1><p>{first} {before}<em>{one}</em>\n"
+                            f"      {two}{after}</p><p>{first}</p></article>", html_attrs=f'lang="{lang}"{rtl}'))
+    select_text(page, one, two, within="p")
+    dialog = open_dialog(page)
+    expect(dialog.locator("mark")).to_have_text(f"{one} {two}")
+    dialog.get_by_text(words[kind]).click()
+    dialog.get_by_role("button", name=words["send"]).click()
+    expect(dialog.get_by_role("status")).to_have_text(words["thanks"])
+    [row] = submissions(live_server.app)
+    assert (row.prefix, row.exact, row.suffix, row.lang) == (before, f"{one} {two}", after, lang)
+    assert kind_counts(live_server.app) == [{kind: 1}]

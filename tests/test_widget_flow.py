@@ -16,6 +16,29 @@ def page_text(page, selector="article"):
     return re.sub(r"\s+", " ", page.locator(selector).inner_text()).strip()
 
 
+SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u00bb)\]]*\s+")
+
+
+def expected_context(text, at, length, limit=64):
+    """(prefix, suffix) the widget sends for text[at:at + length]: the rest of the sentence on each
+    side where it fits in `limit` characters, else as much as fits, cut at a word boundary."""
+    before, after = text[:at], text[at + length:]
+    ends = [found.end() for found in SENTENCE_END.finditer(text)]
+    start = max([0] + [end for end in ends if end <= at])
+    stop = min([len(text)] + [end for end in ends if end >= at + length])
+    if at - start <= limit:
+        prefix = text[start:at]
+    else:
+        window = before[-limit - 1:]
+        prefix = re.sub(r"^\S*\s", "", window, count=1) if re.search(r"\s", window) else window[1:]
+    if stop - at - length <= limit:
+        suffix = text[at + length:stop]
+    else:
+        window = after[:limit + 1]
+        suffix = re.sub(r"\s\S*$", "", window) if re.search(r"\s", window) else window[:-1]
+    return prefix, suffix.rstrip()
+
+
 def report_via_widget(page, article_url, start=DEMO_START, end=DEMO_END, comment="Reads oddly here.",
                       suggestion="the weather in a log", key="Control+Enter"):
     """Report an error on `article_url` the way a reader does; returns what a
@@ -29,9 +52,8 @@ def report_via_widget(page, article_url, start=DEMO_START, end=DEMO_END, comment
     dialog.get_by_label("Suggested correction").fill(suggestion)
     dialog.get_by_role("button", name="Send").click()
     expect(dialog).to_contain_text(THANKS)
-    at = text.index(selected)
-    return {"exact": selected, "prefix": text[:at][-64:].lstrip(), "suffix": text[at + len(selected):][:64].rstrip(),
-            "comment": comment, "suggestion": suggestion}
+    prefix, suffix = expected_context(text, text.index(selected), len(selected))
+    return {"exact": selected, "prefix": prefix, "suffix": suffix, "comment": comment, "suggestion": suggestion}
 
 
 def test_reader_reports_a_selection_across_an_element_boundary(page, live_server, demo):
@@ -54,6 +76,7 @@ def test_reader_reports_a_selection_across_an_element_boundary(page, live_server
 
 def test_close_leaves_the_page_as_it_was(page, demo):
     page.goto(demo["article_url"])
+    expect(page.locator("[data-copydesk-hint]")).not_to_be_empty()  # filled once the page's texts arrive
     before = page.evaluate("document.documentElement.outerHTML")
     select_text(page, DEMO_START, DEMO_END)
     dialog = open_dialog(page)

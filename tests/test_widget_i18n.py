@@ -1,5 +1,6 @@
-"""English and Russian built in, chosen from data-lang or <html lang>; every
-string overridable with data-text-*; right-to-left pages get a mirrored dialog."""
+"""Fourteen languages built in, chosen from data-lang, the site's language or <html lang>
+(tests/test_widget_languages.py goes through each); every string overridable with data-text-*;
+Arabic, Hebrew and right-to-left pages get a mirrored dialog."""
 
 import pytest
 from playwright.sync_api import expect
@@ -25,9 +26,10 @@ def test_russian_page_gets_russian_hint_dialog_and_thanks(page, demo, live_serve
     ('lang="ru-RU"', "", "Сообщить об ошибке"),
     ('lang="en"', 'data-lang="ru"', "Сообщить об ошибке"),
     ('lang="ru"', 'data-lang="en"', "Report an error"),
-    ('lang="de"', "", "Report an error"),
+    ('lang="pt-BR"', "", "Informar um erro"),
+    ('lang="fa"', "", "Report an error"),
     ("", "", "Report an error"),
-], ids=["html-lang-prefix", "data-lang-wins", "data-lang-en", "unknown-lang", "no-lang"])
+], ids=["html-lang-prefix", "data-lang-wins", "data-lang-en", "region", "no-texts-for-the-language", "no-lang"])
 def test_language_choice(page, pages, html_attrs, script_attrs, title):  # noqa: F811
     page.goto(pages.article("/lang.html", "<p>Some words to select.</p>", html_attrs=html_attrs,
                             script_attrs=script_attrs))
@@ -50,16 +52,30 @@ def test_every_string_can_be_overridden(page, pages):  # noqa: F811
     expect(dialog.get_by_role("status")).to_have_text("Cheers, fixed soon.")
 
 
-@pytest.mark.parametrize("where", ["html", "root"])
-def test_rtl_page_gets_a_mirrored_dialog(page, pages, where):  # noqa: F811
+@pytest.mark.parametrize(("where", "lang", "send", "cancel"), [
+    ("html", "ar", "إرسال", "إلغاء"),
+    ("root", "he", "שליחה", "ביטול"),
+    ("html", "fa", "Send", "Cancel"),  # Persian: no built-in texts, English words on a right-to-left page
+    ("root", "fa", "Send", "Cancel"),
+])
+def test_rtl_page_gets_a_mirrored_dialog(page, pages, where, lang, send, cancel):  # noqa: F811
     body = '<article dir="rtl"><p>كلمات للاختيار هنا</p></article>' if where == "root" else \
         "<article><p>كلمات للاختيار هنا</p></article>"
-    page.goto(pages.article("/rtl.html", body, html_attrs='lang="ar" dir="rtl"' if where == "html" else 'lang="ar"'))
+    page.goto(pages.article("/rtl.html", body, html_attrs=f'lang="{lang}"' + (' dir="rtl"' if where == "html" else "")))
     select_text(page, "للاختيار")
     dialog = open_dialog(page)
     expect(dialog).to_have_attribute("dir", "rtl")
-    send, cancel = (dialog.get_by_role("button", name=n).bounding_box() for n in ("Send", "Cancel"))
+    send, cancel = (dialog.get_by_role("button", name=n).bounding_box() for n in (send, cancel))
     assert send["x"] > cancel["x"]  # the row of buttons is mirrored too
+
+
+def test_arabic_dialog_is_right_to_left_on_a_left_to_right_page(page, pages):  # noqa: F811
+    page.goto(pages.article("/ar-ltr.html", "<article><p>Some words to select.</p></article>",
+                            script_attrs='data-lang="ar"'))
+    select_text(page, "words")
+    dialog = open_dialog(page)
+    expect(dialog).to_have_attribute("dir", "rtl")
+    expect(dialog).to_have_attribute("lang", "ar")
 
 
 def test_ltr_page_dialog_is_ltr(page, pages):  # noqa: F811

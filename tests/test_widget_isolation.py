@@ -2,9 +2,13 @@
 page load, hostile page CSS and scripts do not break the dialog, the dialog does
 not change the page, and a strict Content-Security-Policy is enough."""
 
+from pathlib import Path
+
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import expect
-from widget_pages.helpers import THANKS, open_dialog, pages, select_text, submissions  # noqa: F401
+from widget_pages.helpers import (LANGUAGES, THANKS, open_dialog, pages, select_text, submissions,  # noqa: F401
+                                  texts)
 
 # Runs in the page before its own scripts: records what happens once parsing is
 # done (deferred scripts run then), when the widget runs.
@@ -29,6 +33,14 @@ document.addEventListener('readystatechange', () => {
 });
 """
 GLOBALS = "Object.getOwnPropertyNames(window)"
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def kind_counts(app):
+    from copydesk.db import db
+    from copydesk.models import Report
+    with app.app_context():
+        return [report.kind_counts for report in db.session.scalars(sa.select(Report))]
 
 
 def page_pair(pages, body):  # noqa: F811
@@ -48,7 +60,10 @@ def test_page_load_makes_no_request_adds_no_node_and_does_no_layout(new_context,
 
     page.goto(live)
     page.wait_for_load_state("networkidle")
-    assert requests == [live, live_server.url + "/static/copydesk.js"]
+    # The loader and the page's texts in its language (the hint, and the notice for a desk out of reach).
+    [release] = {p.name.split(".")[1] for p in STATIC.glob("copydesk-dialog.*.js")}
+    assert requests == [live, live_server.url + "/static/copydesk.js",
+                        f"{live_server.url}/static/copydesk-en.{release}.json"]
     assert page.evaluate("__seen") == {"mutations": [], "layout": []}
     html = page.evaluate("document.documentElement.outerHTML")
     new_globals = set(page.evaluate(GLOBALS))
@@ -68,8 +83,12 @@ def test_footer_hint_is_the_only_change_at_load(new_context, pages):  # noqa: F8
     assert page.evaluate("__seen") == {"mutations": ["childList on P hint"], "layout": []}
 
 
-def test_dialog_works_on_a_hostile_page_and_leaves_it_unchanged(page, pages, live_server):  # noqa: F811
-    page.goto(pages.url("/hostile.html"))
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_dialog_works_on_a_hostile_page_and_leaves_it_unchanged(page, pages, live_server, lang):  # noqa: F811
+    # The same hostile page, in the reader's language.
+    hostile = (Path(__file__).parent / "widget_pages" / "hostile.html").read_text()
+    page.goto(pages.add(f"/hostile-{lang}.html", hostile.replace('lang="en"', f'lang="{lang}"')))
+    words = texts(lang)
     globals_before = set(page.evaluate(GLOBALS))
     before = page.evaluate("document.documentElement.outerHTML")
     select_text(page, "typos reported")
@@ -77,25 +96,30 @@ def test_dialog_works_on_a_hostile_page_and_leaves_it_unchanged(page, pages, liv
 
     box = dialog.bounding_box()
     assert box["width"] >= 300 and box["height"] >= 200  # not shrunk by `html { font-size: 5px }`
-    assert dialog.get_by_label("Comment").evaluate("e => getComputedStyle(e).fontSize") == "16px"
+    comment = dialog.get_by_label(words["comment"])
+    assert comment.evaluate("e => getComputedStyle(e).fontSize") == "16px"
     expect(dialog.locator("mark")).to_have_text("typos reported")
-    dialog.get_by_label("Comment").fill("still works")
-    dialog.get_by_role("button", name="Send").click()  # clickable above the page's overlay
-    expect(dialog.get_by_role("status")).to_have_text(THANKS)
-    dialog.get_by_role("button", name="Close").click()
+    comment.fill("still works")
+    dialog.get_by_text(words["link"]).click()
+    dialog.get_by_role("button", name=words["send"]).click()  # clickable above the page's overlay
+    expect(dialog.get_by_role("status")).to_have_text(words["thanks"])
+    dialog.get_by_role("button", name=words["close"]).click()
     expect(dialog).to_have_count(0)
 
     assert page.evaluate("document.documentElement.outerHTML") == before
     assert len(set(page.evaluate(GLOBALS)) - globals_before) <= 1
     [row] = submissions(live_server.app)
     assert (row.exact, row.comment) == ("typos reported", "still works")
+    assert kind_counts(live_server.app) == [{"link": 1}]
 
 
-def test_works_under_a_strict_content_security_policy(new_context, pages, live_server):  # noqa: F811
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_works_under_a_strict_content_security_policy(new_context, pages, live_server, lang):  # noqa: F811
     csp = ("default-src 'self'; script-src {{desk}}; style-src {{desk}}; connect-src {{desk}}; "
            "img-src 'none'; base-uri 'none'")
     url = pages.article("/csp.html", "<article><p>A newsroom with a strict policy.</p></article>",
-                        headers={"Content-Security-Policy": csp})
+                        headers={"Content-Security-Policy": csp}, html_attrs=f'lang="{lang}"')
+    words = texts(lang)
     context = new_context()
     context.add_init_script("""window.__violations = [];
         document.addEventListener('securitypolicyviolation', e => __violations.push(e.violatedDirective + ' ' + e.blockedURI));""")
@@ -108,8 +132,12 @@ def test_works_under_a_strict_content_security_policy(new_context, pages, live_s
     # Styled, so the constructable stylesheet applied despite style-src.
     assert dialog.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 255, 255)"
     assert dialog.evaluate("e => getComputedStyle(e.getRootNode().host).position") == "fixed"
-    dialog.get_by_role("button", name="Send").click()
-    expect(dialog.get_by_role("status")).to_have_text(THANKS)
+    kind = dialog.get_by_role("radio", name=words["typo"])
+    dialog.get_by_text(words["typo"]).click()
+    expect(kind).to_be_checked()
+    assert kind.evaluate("e => e.closest('label').getBoundingClientRect().height") >= 44  # styled here too
+    dialog.get_by_role("button", name=words["send"]).click()
+    expect(dialog.get_by_role("status")).to_have_text(words["thanks"])
 
     assert page.evaluate("__violations") == []
     assert not [m for m in console if "Content Security Policy" in m]
@@ -120,9 +148,9 @@ def test_works_under_a_strict_content_security_policy(new_context, pages, live_s
 def test_data_endpoint_overrides_the_scripts_origin(page, pages, live_server, attr):  # noqa: F811
     # The loader comes from the page's origin, as a CDN copy would; reports still go to the desk.
     endpoint = live_server.url + ("/" if attr.endswith("slash") else "")
-    loader = __import__("pathlib").Path(__file__).parent.parent / "static"
-    pages.add("/cdn/copydesk.js", (loader / "copydesk.js").read_text())
-    pages.add("/cdn/copydesk-dialog.js", (loader / "copydesk-dialog.js").read_text())
+    for built in STATIC.glob("copydesk*"):
+        if built.suffix in (".js", ".json"):
+            pages.add(f"/cdn/{built.name}", built.read_text(encoding="utf-8"))
     url = pages.add("/cdn.html", f"""<!doctype html><html lang="en"><head><title>CDN</title>
         <script src="/cdn/copydesk.js" data-site="{{{{site}}}}" data-endpoint="{endpoint}" defer></script>
         </head><body><p>Loaded from elsewhere.</p></body></html>""")

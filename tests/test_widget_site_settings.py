@@ -33,9 +33,9 @@ def config_requests(page):
 
 @pytest.mark.parametrize(("html_attrs", "script_attrs", "title"), [
     ("", "", "Сообщить об ошибке"),
-    ('lang="en"', "", "Report an error"),
+    ('lang="en"', "", "Сообщить об ошибке"),
     ("", 'data-lang="en"', "Report an error"),
-], ids=["site-language", "page-language-first", "data-lang-first"])
+], ids=["site-language", "site-language-before-html-lang", "data-lang-first"])
 def test_russian_site_gets_a_russian_dialog_unless_the_page_says_otherwise(
         page, pages, live_server, html_attrs, script_attrs, title):  # noqa: F811
     # The page is on another origin than the desk: the settings are read through CORS.
@@ -102,7 +102,8 @@ def test_dialog_takes_its_limits_from_the_desks_answer(page, pages, live_server)
     dialog.get_by_role("button", name="Send").click()
     expect(dialog.get_by_role("status")).to_have_text(THANKS)
     [row] = submissions(live_server.app)
-    assert (row.prefix, row.exact, row.suffix) == ("efore the ", "typo", " and words")
+    # Cut to 10 characters at word boundaries.
+    assert (row.prefix, row.exact, row.suffix) == ("the ", "typo", " and words")
 
 
 @pytest.mark.parametrize("failure", ["unreachable", "server-error", "not-json"])
@@ -147,7 +148,8 @@ def test_settings_are_readable_only_from_the_sites_own_origins(client, make_site
 
     own = client.get(f"/api/v1/sites/{key}/widget-config", headers={"Origin": ORIGIN})
     assert own.status_code == 200
-    assert own.json == {"lang": "ru", "max_selection": 120, "max_context": 64, "max_comment": 1000}
+    assert own.json == {"lang": "ru", "max_selection": 120, "max_context": 64, "max_comment": 1000,
+                        "followup": False, "kinds": True}
     assert own.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert "Origin" in own.vary
 

@@ -104,6 +104,8 @@ def create_app(test_config=None):
     login_manager.init_app(app)
 
     from . import api, auth, dashboard, demo, security
+    from .notify import models as _notify_tables  # noqa: F401 (their tables are part of the schema)
+    from .checks import models as _check_tables  # noqa: F401 (the same)
     # The widget's API takes JSON from other origins and carries no cookies: no CSRF there.
     csrf.exempt(api.bp)
     app.register_blueprint(api.bp)

@@ -179,7 +179,8 @@ def _answer(filed, window, origin=None, retry_after=None):
 @limiter.limit(lambda: current_app.config["RATELIMIT_WIDGET_CONFIG"], scope="widget-config",
                error_message="Too many requests from your address.")
 def widget_config(key):
-    """The site's language and limits, read by the widget's dialog when it opens."""
+    """The site's language (null: each page's own), limits, and whether to offer "tell me when
+    it's fixed" and the kinds of error, read by the widget's dialog when it opens."""
     if not storable(key):
         return error_response(404, "Unknown site.")
     site = db.first_or_404(sa.select(Site).where(Site.key == key), description="Unknown site.")
@@ -190,7 +191,8 @@ def widget_config(key):
                               {"_request": ["origin_refused"]})
     response = jsonify(WidgetConfigSchema().dump({
         "lang": site.language, "max_selection": site.max_selection,
-        "max_context": MAX_CONTEXT, "max_comment": MAX_COMMENT}))
+        "max_context": MAX_CONTEXT, "max_comment": MAX_COMMENT, "followup": site.reader_followup,
+        "kinds": site.kinds_enabled}))
     return _allow_origin(response, origin) if origin else response
 
 

@@ -3,7 +3,6 @@
 import functools
 import logging
 import socket
-from datetime import timedelta
 
 import click
 import sqlalchemy as sa
@@ -12,7 +11,7 @@ from flask.cli import ScriptInfo, with_appcontext
 from flask_migrate.cli import db as db_commands
 
 from .db import db
-from .models import ROLES, Editor, Refused, Site, Submission, utcnow
+from .models import ROLES, Editor, Refused, Site
 
 
 def _create_app():
@@ -72,10 +71,11 @@ def _bind_url():
     return f"http://{host}:{port}"
 
 
-def desk_url():
+def desk_url(warn=None):
     """The address readers' browsers reach Copydesk at, for embed snippets and links:
     COPYDESK_PUBLIC_URL; else, in a web request, the address that request came to; else
-    (a command) the address the server listens on, with a warning."""
+    (a command, the worker) the address the server listens on, with a warning: on stderr,
+    or through ``warn`` (the worker logs it)."""
     if current_app.config["PUBLIC_URL"]:
         return str(current_app.config["PUBLIC_URL"]).rstrip("/")
     if has_request_context():
@@ -84,13 +84,14 @@ def desk_url():
     if url is None:
         raise click.UsageError("COPYDESK_BIND is a socket file: set COPYDESK_PUBLIC_URL to the address "
                                "readers' browsers reach Copydesk at.")
-    click.echo(f"Warning: COPYDESK_PUBLIC_URL is not set, so the addresses below use {url}, where "
-               "`copydesk serve` listens (COPYDESK_BIND). Set COPYDESK_PUBLIC_URL to the address "
-               "readers' browsers reach Copydesk at.", err=True)
+    (warn or functools.partial(click.echo, err=True))(
+        f"Warning: COPYDESK_PUBLIC_URL is not set, so the addresses below use {url}, where "
+        "`copydesk serve` listens (COPYDESK_BIND). Set COPYDESK_PUBLIC_URL to the address "
+        "readers' browsers reach Copydesk at.")
     return url
 
 
-def _refusal(err):
+def refusal(err):
     return click.ClickException(str(err))
 
 
@@ -102,24 +103,30 @@ editors = click.Group("editors", help="Manage editor accounts.")
 @click.argument("name")
 @click.option("--origin", "origins", multiple=True, required=True,
               help="An origin the site's pages are served from, e.g. https://news.example.com. Repeatable.")
-@click.option("--language", default="en", show_default=True, help="The site's default language.")
+@click.option("--language", default=None,
+              help="The dialog's language (en, ru, de, ...). Left out: each page's own language.")
+@click.option("--reader-followup", is_flag=True,
+              help="The dialog offers readers an optional email field to hear once when the error is fixed.")
+@click.option("--kinds/--no-kinds", default=True, show_default=True,
+              help="The dialog asks readers what kind of error it is (typo, fact, link, other).")
 @needs_schema
-def sites_add(name, origins, language):
+def sites_add(name, origins, language, reader_followup, kinds):
     """Add a site and print its key and embed snippet."""
     from marshmallow import ValidationError
 
     from .schemas import SiteSchema
     try:
-        data = SiteSchema().load({"name": name, "origins": "\n".join(origins), "language": language})
+        data = SiteSchema().load({"name": name, "origins": "\n".join(origins), "language": language,
+                                  "reader_followup": reader_followup, "kinds_enabled": kinds})
     except ValidationError as err:
-        raise _usage_error(err) from None
+        raise usage_error(err) from None
     base = desk_url()
     site = Site()
     try:
         site.update_from(data)
         site.save()
     except Refused as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     click.echo(f"Site {site.name!r} added.")
     click.echo(f"Key: {site.key}")
     click.echo("Embed snippet (put it in your article template):")
@@ -153,7 +160,7 @@ def sites_remove(site, yes):
     click.echo(f"Site {name!r} removed with {removed} report(s).")
 
 
-def _usage_error(err):
+def usage_error(err):
     """A schema's ValidationError as the command's usage error (exit 2)."""
     messages = err.messages if isinstance(err.messages, dict) else {"value": err.messages}
     return click.UsageError("; ".join(f"{k}: {' '.join(v)}" for k, v in messages.items()))
@@ -190,7 +197,7 @@ def editors_add(email, admin, name, password):
     try:
         data = EditorSchema().load({"email": email, "name": name, "role": "admin" if admin else "editor"})
     except ValidationError as err:
-        raise _usage_error(err) from None
+        raise usage_error(err) from None
     try:
         editor = Editor.create(data["email"], _checked_password(password), name=data["name"], role=data["role"])
     except Refused as err:
@@ -226,7 +233,7 @@ def _change_editor(email, change, done):
     try:
         change(editor)
     except Refused as err:
-        raise _refusal(err) from None
+        raise refusal(err) from None
     db.session.commit()
     click.echo(f"Editor {editor.email} {done}.")
 
@@ -274,7 +281,7 @@ def demo_command(origins):
     try:
         site, email, password = seed_demo([base, *([server] if server else []), *origins])
     except ValidationError as err:
-        raise _usage_error(err) from None
+        raise usage_error(err) from None
     click.echo(f"Demo article:   {base}/demo/ (served by `copydesk run`, or with COPYDESK_DEMO=true)")
     click.echo(f"Dashboard:      {base}/login")
     click.echo(f"Editor email:   {email}")
@@ -290,28 +297,34 @@ def demo_command(origins):
               help="Age in days (default: the RETENTION_DAYS setting).")
 @needs_schema
 def purge_command(days):
-    """Erase personal fields (IP hash, user agent) of submissions older than DAYS."""
+    """Erase personal fields (IP hash, user agent, reader's address) of submissions older than
+    DAYS, and delete notification messages sent, failed or cancelled before then."""
+    from .retention import purge
     if days is None:
         days = current_app.config["RETENTION_DAYS"]
     if days is None:
         raise click.UsageError("Give --older-than DAYS or set COPYDESK_RETENTION_DAYS.")
-    cutoff = utcnow() - timedelta(days=int(days))
-    result = db.session.execute(
-        sa.update(Submission)
-        .where(Submission.created_at < cutoff,
-               sa.or_(Submission.ip_hash.is_not(None), Submission.user_agent.is_not(None)))
-        .values(ip_hash=None, user_agent=None))
-    db.session.commit()
-    click.echo(f"Erased personal fields of {result.rowcount} submission(s) older than {days} days.")
+    erased = purge(days)
+    click.echo(f"Erased personal fields of {erased['submissions']} submission(s) older than {days} days, "
+               f"and {erased['reader_addresses']} reader address(es); deleted {erased['deliveries']} "
+               "finished notification message(s).")
 
 
 @click.command("run")
 @click.option("--bind", default=None, help="Address to listen on (default: the BIND setting).")
 @click.option("--debug", is_flag=True, help="Reload on code changes and show Werkzeug's debugger.")
+@click.option("--no-worker", is_flag=True,
+              help="Do not run the background worker (deliveries, scheduled jobs) alongside.")
 @needs_schema
-def run_command(bind, debug):
-    """Run the development server (with the demo article at /demo/)."""
+def run_command(bind, debug, no_worker):
+    """Run the development server (with the demo article at /demo/) and the background worker."""
+    import os
+    import signal
+    import sys
+
     from werkzeug.serving import WSGIRequestHandler, run_simple
+
+    from .worker import WorkerProcess
 
     from .logs import configure_app_logging
 
@@ -336,20 +349,36 @@ def run_command(bind, debug):
         raise click.UsageError("The development server listens on an address like 127.0.0.1:5000 only.")
     host, port = address
     configure_app_logging()
-    run_simple(host.strip("[]") or "127.0.0.1", port, app, use_reloader=debug, use_debugger=debug,
-               threaded=True, request_handler=RequestHandler)
+    # SIGTERM ends the server as Ctrl+C does, so the worker is stopped with it.
+    signal.signal(signal.SIGTERM, lambda *_signal: sys.exit(0))
+    # With --debug the reloader's child serves (and is restarted on changes): it runs the worker.
+    serving = not debug or os.environ.get("WERKZEUG_RUN_MAIN") == "true"
+    worker = WorkerProcess().start() if serving and app.config["SERVE_WORKER"] and not no_worker else None
+    try:
+        run_simple(host.strip("[]") or "127.0.0.1", port, app, use_reloader=debug, use_debugger=debug,
+                   threaded=True, request_handler=RequestHandler)
+    finally:
+        if worker is not None:
+            worker.stop()
 
 
 @click.command("serve")
 @click.option("--bind", default=None, help="Address to listen on (default: the BIND setting).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: the WORKERS setting).")
-def serve_command(bind, workers):
-    """Run the production server (gunicorn)."""
+@click.option("--no-worker", is_flag=True,
+              help="Do not run the background worker (deliveries, scheduled jobs) alongside.")
+def serve_command(bind, workers, no_worker):
+    """Run the production server (gunicorn) and the background worker."""
     from .server import serve
-    serve(bind=bind, workers=workers)
+    serve(bind=bind, workers=workers, run_worker=not no_worker)
 
 
-COMMANDS = [db_commands, sites, editors, demo_command, purge_command, run_command, serve_command]
+from .notify.commands import notify  # noqa: E402 (they use the helpers above)
+from .worker import worker_command  # noqa: E402
+from .checks.commands import check_command  # noqa: E402
+
+COMMANDS = [db_commands, sites, editors, notify, demo_command, purge_command, run_command, serve_command,
+            worker_command, check_command]
 
 
 def register_commands(app):

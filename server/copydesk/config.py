@@ -85,6 +85,35 @@ def secret_key(key):
         "Copydesk generate and keep one in the instance folder")
 
 
+def positive_number(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = 0
+    if isinstance(value, bool) or not number > 0:
+        raise ValueError(f"must be a number above 0, not {value!r}")
+    return number
+
+
+SMTP_SCHEMES = ("smtp", "smtps", "smtp+starttls")
+
+
+def smtp_url(value):
+    """smtp://user:pass@host:port, smtps://… (TLS from the start) or smtp+starttls://…"""
+    if value is None:
+        return None
+    from urllib.parse import urlsplit
+    try:
+        parts = urlsplit(str(value))
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+        raise ValueError("must look like smtp://user:password@host:587, smtps://… or "
+                         f"smtp+starttls://…, not {value!r}")
+    return str(value)
+
+
 def flag(value):
     if value is None or isinstance(value, bool):
         return value
@@ -182,6 +211,50 @@ SETTINGS = [
     Setting("DEMO", None,
             "Serve the demo article (`/demo/`, made by `copydesk demo`). Default: on under "
             "`copydesk run`, off under `copydesk serve`.",
+            check=flag),
+    Setting("SMTP_URL", None,
+            "Mail server for notifications: `smtp://user:password@host:25` (plain), "
+            "`smtp+starttls://…:587` (upgraded to TLS; refused if the server cannot) or "
+            "`smtps://…:465` (TLS from the start). Percent-encode `@`, `:` and `/` in the user "
+            "and password. Unset: email deliveries wait, retrying, until it is set.",
+            check=smtp_url),
+    Setting("MAIL_FROM", "Copydesk <copydesk@localhost>",
+            "The From address of notification emails."),
+    Setting("TELEGRAM_API_URL", "https://api.telegram.org",
+            "Base URL of the Telegram Bot API (a local Bot API server or a proxy may stand in)."),
+    Setting("NOTIFY_TIMEOUT_SECONDS", 20,
+            "Longest wait for a mail server or webhook to answer one delivery.",
+            check=positive_number),
+    Setting("NOTIFY_RETRY_SECONDS", 30,
+            "Wait before the first retry of a failed delivery; each retry waits twice as long "
+            "(with jitter), up to NOTIFY_RETRY_MAX_SECONDS.",
+            check=positive_number),
+    Setting("NOTIFY_RETRY_MAX_SECONDS", 3600,
+            "Longest wait between two retries of a delivery.",
+            check=positive_number),
+    Setting("NOTIFY_GIVE_UP_HOURS", 24,
+            "Hours after a delivery fell due after which it stops being retried and is marked "
+            "failed (an admin can still retry it from the site's page).",
+            check=positive_number),
+    Setting("DIGEST_HOUR", 8,
+            "Hour of the day (UTC) daily digests are sent.",
+            check=whole_number(0, 23)),
+    Setting("WORKER_POLL_SECONDS", 1,
+            "How often the background worker looks for work due (deliveries, scheduled jobs).",
+            check=positive_number),
+    Setting("SERVE_WORKER", True,
+            "`copydesk serve` and `copydesk run` also run the background worker, so one command "
+            "runs everything. Turn it off where `copydesk worker` runs as its own service.",
+            check=flag),
+    Setting("CHECK_ALLOW_PRIVATE", False,
+            "Let page checks fetch pages at private, loopback and link-local addresses (an "
+            "intranet, tests). Off: such a page is never fetched, so a report's URL cannot make "
+            "the desk reach into its own network.",
+            check=flag),
+    Setting("NOTIFY_ALLOW_PRIVATE", False,
+            "Let Slack, Telegram and webhook notifications go to private, loopback and "
+            "link-local addresses (a receiver on the intranet, tests). Off: such a target is "
+            "refused, so a rule cannot make the desk reach into its own network.",
             check=flag),
     Setting("RETENTION_DAYS", None,
             "Default for `copydesk purge --older-than`: drop personal fields of submissions older "

@@ -18,9 +18,10 @@ def seed_demo(origins, password=None):
     left as it is: its password may be the one someone chose. Returns (site, email,
     password), the password None when the editor existed already. Origins go through the
     site form's rule (SiteSchema): a bad one raises ValidationError."""
-    site = Site.find(DEMO_SITE_NAME) or Site(language="en", max_selection=300)
+    site = Site.find(DEMO_SITE_NAME) or Site(language=None, max_selection=300, kinds_enabled=True)
     site.update_from(SiteSchema().load({
         "name": site.name or DEMO_SITE_NAME, "language": site.language, "max_selection": site.max_selection,
+        "reader_followup": bool(site.reader_followup), "kinds_enabled": bool(site.kinds_enabled),
         "origins": "\n".join([*site.allowed_origins, *origins])}))
     site.save()
     if Editor.find(DEMO_EDITOR_EMAIL) is not None:

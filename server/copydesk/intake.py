@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import limits
 from .db import db
-from .models import Report, Site, Submission, utcnow
+from .models import KINDS, Report, Site, Submission, utcnow
+from .notify.models import REPEAT_MILESTONES
 from .security import keyed_hash
 from .text import normalize_page_url, storable
 
@@ -72,6 +73,8 @@ class SiteRules(NamedTuple):
     id: int
     allowed_origins: frozenset
     max_selection: int
+    reader_followup: bool
+    kinds_enabled: bool
 
     allows = Site.allows
     has_page = Site.has_page
@@ -95,17 +98,26 @@ def hash_ip(ip: str | None) -> str | None:
 # Built once: intake runs these on every send, and building a statement costs about
 # what running it does on SQLite.
 _SITE, _REPORT, _SUBMISSION = Site.__table__, Report.__table__, Submission.__table__
-_FIND_SITES = (sa.select(_SITE.c.key, _SITE.c.id, _SITE.c.allowed_origins_json, _SITE.c.max_selection)
+_FIND_SITES = (sa.select(_SITE.c.key, _SITE.c.id, _SITE.c.allowed_origins_json, _SITE.c.max_selection,
+                          _SITE.c.reader_followup, _SITE.c.kinds_enabled)
                .where(_SITE.c.key.in_(sa.bindparam("keys", expanding=True))))
 _FIND_REPLAY = (sa.select(_SUBMISSION.c.report_id, _SUBMISSION.c.joined, _REPORT.c.submission_count)
                 .join(_REPORT, _REPORT.c.id == _SUBMISSION.c.report_id)
                 .where(_SUBMISSION.c.site_id == sa.bindparam("site_id"),
                        _SUBMISSION.c.idempotency_key == sa.bindparam("key")))
-# Counted in SQL, so concurrent joins never lose one; no row: no open report to join.
+# Counted in SQL, so concurrent joins never lose one; no row: no open report to join. A
+# join that brings the readers to a milestone marks the report due for announcement again,
+# unless it is closed (spam, not an error…: its repeats are counted, never announced).
+# Each kind's count grows by its "add_<kind>" (1 for the kind the reader chose, else 0).
 _JOIN_REPORT = (sa.update(_REPORT).where(_REPORT.c.group_key == sa.bindparam("group"))
                 .values(submission_count=_REPORT.c.submission_count + 1,
+                        **{f"{kind}_count": _REPORT.c[f"{kind}_count"] + sa.bindparam(f"add_{kind}", type_=sa.Integer)
+                           for kind in KINDS},
+                        notify_due=sa.or_(_REPORT.c.notify_due, sa.and_(
+                            _REPORT.c.status != "closed", (_REPORT.c.submission_count + 1).in_(
+                                [sa.literal_column(str(count)) for count in REPEAT_MILESTONES]))),
                         last_submitted_at=sa.bindparam("now"), updated_at=sa.bindparam("now"))
-                .returning(_REPORT.c.id, _REPORT.c.submission_count))
+                .returning(_REPORT.c.id, _REPORT.c.submission_count, _REPORT.c.status))
 # A new report links to the last report of its error closed as fixed: the fix did not hold.
 _LAST_FIXED = (sa.select(sa.func.max(_REPORT.c.id))
                .where(_REPORT.c.anchor_key == sa.bindparam("error"), _REPORT.c.resolution == "fixed")
@@ -122,7 +134,8 @@ def _find_sites(connection, keys):
     """{key: SiteRules} of the sites with these public keys."""
     keys = sorted(key for key in keys if storable(key))
     rows = connection.execute(_FIND_SITES, {"keys": keys}).all() if keys else ()
-    return {row.key: SiteRules(row.id, frozenset(json.loads(row.allowed_origins_json or "[]")), row.max_selection)
+    return {row.key: SiteRules(row.id, frozenset(json.loads(row.allowed_origins_json or "[]")), row.max_selection,
+                               row.reader_followup, row.kinds_enabled)
             for row in rows}
 
 
@@ -138,7 +151,9 @@ def check_send(site, origin, data):
     """The one check of a valid send against its site: raises an ``IntakeError``, or
     answers the data to store. A ``canonical_url`` off the site's origins is dropped,
     not refused: the reader's report stands, filed under the page it came from, and
-    nothing off the site becomes a link."""
+    nothing off the site becomes a link. A reader's address is kept only if the site offers
+    "tell me when it's fixed": otherwise it is dropped silently, as is the kind of error on a
+    site that does not ask for it."""
     if origin is not None and not site.allows(origin):
         raise OriginRefused(origin)
     if not site.has_page(data["url"]):
@@ -148,6 +163,10 @@ def check_send(site, origin, data):
     if data["canonical_url"] and not site.has_page(data["canonical_url"]):
         logger.info("canonical_url off the origins of site %s: ignored", site.id)
         data = {**data, "canonical_url": None}
+    if data["email"] is not None and not site.reader_followup:
+        data = {**data, "email": None}
+    if data["kind"] is not None and not site.kinds_enabled:
+        data = {**data, "kind": None}
     return data
 
 
@@ -199,16 +218,24 @@ def _replay(connection, site_id, key):
 def _store(connection, filing, now):
     """Run the statements that store one send in the open transaction: join its open
     report, or open one."""
-    joined = connection.execute(_JOIN_REPORT, {"group": filing.anchor_key, "now": now}).first()
+    kind = filing.data["kind"]
+    joined = connection.execute(_JOIN_REPORT, {"group": filing.anchor_key, "now": now,
+                                               **{f"add_{each}": int(each == kind) for each in KINDS}}).first()
+    data = filing.data
+    reader_email = data["email"]
     if joined is not None:
         filed = Filed(joined.id, True, joined.submission_count, True)
+        if joined.status == "closed":
+            # Closed as anything but fixed (a fixed report gathers no repeats): nobody will
+            # write to this reader, so the address is not kept.
+            reader_email = None
     else:
         report_id = connection.execute(_INSERT_REPORT, _new_report(filing, now)).scalar_one()
         filed = Filed(report_id, False, 1, True)
-    data = filing.data
     return filed, {"report_id": filed.id, "site_id": filing.site_id, "idempotency_key": data["idempotency_key"],
                    "joined": filed.joined, "comment": data["comment"], "suggestion": data["suggestion"],
-                   "ip_hash": filing.ip_hash, "user_agent": filing.user_agent, "created_at": now}
+                   "ip_hash": filing.ip_hash, "user_agent": filing.user_agent, "reader_email": reader_email,
+                   "kind": data["kind"], "created_at": now}
 
 
 def _new_report(filing, now):
@@ -222,6 +249,7 @@ def _new_report(filing, now):
         article_author=data["article_author"], article_published=data["article_published"],
         exact=data["exact"], prefix=data["prefix"], suffix=data["suffix"], position=data["position"],
         status="new", resolution=None, submission_count=1,
+        **{f"{kind}_count": int(kind == data["kind"]) for kind in KINDS},
         created_at=now, updated_at=now, last_submitted_at=now)
 
 
@@ -399,22 +427,27 @@ class _Writer:
                 break
         return batch
 
-    @contextlib.contextmanager
     def _sqlite_write_lock(self):
-        """On SQLite, one batch writes at a time across the server's processes. SQLite makes
-        a writer that finds the database locked sleep and poll; a blocking file lock wakes
-        the next process as soon as the lock is free, and its batch grows meanwhile."""
-        url = self.engine.url
-        path = url.database if url.get_backend_name() == "sqlite" else None
-        if not path or path == ":memory:" or path.startswith("file:"):
-            yield
-            return
-        descriptor = os.open(path + "-intake.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(descriptor)  # closing releases the lock
+        return write_lock(self.engine)
+
+
+@contextlib.contextmanager
+def write_lock(engine):
+    """On SQLite, one batch writes at a time across the server's processes (the background
+    worker's transactions take the lock too). SQLite makes a writer that finds the database
+    locked sleep and poll; a blocking file lock wakes the next process as soon as the lock is
+    free, and its batch grows meanwhile. Elsewhere it does nothing."""
+    url = engine.url
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    descriptor = os.open(path + "-intake.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
 
 
 def _writer():

@@ -17,6 +17,14 @@ from .text import origin_of, storable
 STATUSES = ("new", "confirmed", "closed")
 RESOLUTIONS = ("fixed", "not_an_error", "spam", "duplicate")
 ROLES = ("admin", "editor")
+# What readers may say a mistake is (optional, issue 13); each report counts each kind.
+KINDS = ("typo", "fact", "link", "other")
+KIND_LABELS = {"typo": "typo", "fact": "wrong fact", "link": "broken link or image", "other": "other"}
+# The languages the widget speaks, each named in itself: a site may choose one, or follow
+# each page's own language (None).
+LANGUAGES = {"en": "English", "ru": "Русский", "uk": "Українська", "kk": "Қазақша", "be": "Беларуская",
+             "de": "Deutsch", "fr": "Français", "es": "Español", "it": "Italiano", "pt": "Português",
+             "pl": "Polski", "tr": "Türkçe", "ar": "العربية", "he": "עברית"}
 # Longest selection a site takes by default, and the most any site may allow.
 DEFAULT_MAX_SELECTION = 300
 MAX_SITE_SELECTION = 2000
@@ -41,17 +49,31 @@ def _save(row, refusal):
         raise refusal from None
 
 
+def new_site_key():
+    """A random public key that starts with a letter or digit, so it never reads as an
+    option on a command line (``copydesk sites remove -x…``)."""
+    while not (key := secrets.token_urlsafe(12))[0].isalnum():
+        pass
+    return key
+
+
 class Site(db.Model):
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
     name: so.Mapped[str] = so.mapped_column(sa.String(200))
     # The name casefolded: unique, so no two sites look alike in any script or case.
     name_key: so.Mapped[str] = so.mapped_column(sa.Text, unique=True)
-    key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True,
-                                            default=lambda: secrets.token_urlsafe(12))
+    key: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True, default=lambda: new_site_key())
     # JSON list of exact origins, e.g. ["https://news.example.com"].
     allowed_origins_json: so.Mapped[str] = so.mapped_column(sa.Text, default="[]")
-    language: so.Mapped[str] = so.mapped_column(sa.String(35), default="en")
+    # The dialog's language; None: each page's own (data-lang, else <html lang>).
+    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(35), default=None)
     max_selection: so.Mapped[int] = so.mapped_column(default=DEFAULT_MAX_SELECTION)
+    # The dialog offers readers "tell me when it's fixed" (an optional email address).
+    reader_followup: so.Mapped[bool] = so.mapped_column(default=False)
+    # The dialog asks readers what kind of error it is (KINDS).
+    kinds_enabled: so.Mapped[bool] = so.mapped_column(default=True)
+    # Open reports' pages are checked this often (checks.due_reports); 0: never.
+    check_every_hours: so.Mapped[int] = so.mapped_column(default=24)
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     @property
@@ -96,10 +118,17 @@ class Site(db.Model):
         self.name, self.language = data["name"], data["language"]
         self.max_selection = data["max_selection"]
         self.allowed_origins = data["origins"]
+        self.reader_followup = data["reader_followup"]
+        self.kinds_enabled = data["kinds_enabled"]
+        self.check_every_hours = data["check_every_hours"]
 
     def save(self):
         """Add and commit. A name another site has (in any case) is refused, also one another
-        admin saved in the same instant: the unique index on ``name_key`` decides."""
+        admin saved in the same instant: the unique index on ``name_key`` decides. A new site
+        starts with its default notification rules (``Rule.for_new_site``)."""
+        if self.id is None:
+            from .notify.models import Rule
+            db.session.add_all(Rule.for_new_site(self))
         _save(self, self._name_taken(self.name))
 
     @staticmethod
@@ -156,7 +185,17 @@ class Report(db.Model):
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="new")
     resolution: so.Mapped[Optional[str]] = so.mapped_column(sa.String(16))
     submission_count: so.Mapped[int] = so.mapped_column(default=1)
+    # How many readers chose each kind (KINDS), counted in intake's own statements.
+    typo_count: so.Mapped[int] = so.mapped_column(default=0)
+    fact_count: so.Mapped[int] = so.mapped_column(default=0)
+    link_count: so.Mapped[int] = so.mapped_column(default=0)
+    other_count: so.Mapped[int] = so.mapped_column(default=0)
     previous_report_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("report.id"))
+    # Set when filed (and when a repeat reaches a milestone, notify.REPEAT_MILESTONES); the
+    # worker turns it into deliveries and clears it in one transaction.
+    notify_due: so.Mapped[bool] = so.mapped_column(default=True)
+    # The readers' count when the report was last announced; 0 = never.
+    announced_count: so.Mapped[int] = so.mapped_column(default=0)
 
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
     updated_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
@@ -180,6 +219,9 @@ class Report(db.Model):
         sa.Index("ix_report_previous_report_id", "previous_report_id",
                  sqlite_where=sa.text("previous_report_id IS NOT NULL"),
                  postgresql_where=sa.text("previous_report_id IS NOT NULL")),
+        # The worker's "what is there to announce": partial, so it stays as small as that.
+        sa.Index("ix_report_notify_due", "id",
+                 sqlite_where=sa.text("notify_due = 1"), postgresql_where=sa.text("notify_due")),
     )
 
     # --- Lifecycle: every caller (dashboard, CLI, later the API) goes through these. ---
@@ -194,17 +236,28 @@ class Report(db.Model):
             raise Refused("This report is already closed.")
         if resolution not in RESOLUTIONS:
             raise Refused(f"Choose a resolution: {', '.join(RESOLUTIONS)}.")
+        from . import checks
+        from .notify import readers
         self._change("status", "closed", by)
         self._change("resolution", resolution, by)
         if resolution == "fixed":
             # The error is gone: a later sighting is a new report, not a repeat of this one.
             self.group_key = None
+            # Readers who asked to hear get one thank-you each; their addresses go after it.
+            readers.thank_readers(self)
+            # The page is checked at once: is the error really gone?
+            checks.request_checks([self.id])
+        else:
+            # Nobody will write to them: the addresses go now.
+            readers.forget_addresses(self)
 
     def reopen(self, by):
         """Back to the status it had before it was closed; it gathers repeats again unless a
         newer report of the same error gathers them now."""
+        from .notify import readers
         if self.status != "closed":
             raise Refused("Only a closed report can be reopened.")
+        readers.cancel_thanks(self)  # not fixed after all: no thank-you goes out
         before = db.session.scalar(
             self.events.select().where(Event.kind == "status", Event.to_value == "closed")
             .order_by(Event.id.desc()).limit(1).with_only_columns(Event.from_value))
@@ -225,10 +278,29 @@ class Report(db.Model):
         self.updated_at = utcnow()
 
     def _change(self, field, value, by):
-        db.session.add(Event(report_id=self.id, editor_id=by.id, kind=field,
+        # by=None: the desk itself (a page check that found a fix reverted).
+        db.session.add(Event(report_id=self.id, editor_id=by.id if by is not None else None, kind=field,
                              from_value=getattr(self, field), to_value=value))
         setattr(self, field, value)
         self.updated_at = utcnow()
+
+    @staticmethod
+    def kind_count(kind):
+        """The column counting readers who chose ``kind``."""
+        if kind not in KINDS:
+            raise ValueError(f"not a kind: {kind!r}")
+        return getattr(Report, f"{kind}_count")
+
+    @property
+    def kind_counts(self):
+        """{kind: readers} of the kinds readers chose, in KINDS order; {} if none chose."""
+        counts = {kind: getattr(self, f"{kind}_count") or 0 for kind in KINDS}
+        return {kind: count for kind, count in counts.items() if count}
+
+    @property
+    def kinds_shown(self):
+        """The kinds in words, as editors read them: "typo ×3, wrong fact ×1"; "" if none."""
+        return ", ".join(f"{KIND_LABELS[kind]} ×{count}" for kind, count in self.kind_counts.items())
 
     @staticmethod
     def make_anchor_key(site_id, page_key, exact, prefix, suffix):
@@ -250,6 +322,12 @@ class Submission(db.Model):
     suggestion: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     ip_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     user_agent: so.Mapped[Optional[str]] = so.mapped_column(sa.String(400))
+    # "Tell me when it's fixed" (sites with reader_followup only): used once for the
+    # thank-you, then erased; editors see it masked.
+    reader_email: so.Mapped[Optional[str]] = so.mapped_column(sa.String(254))
+    # What the reader said the mistake is (KINDS); None: they did not say, or the site
+    # does not ask.
+    kind: so.Mapped[Optional[str]] = so.mapped_column(sa.String(8))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
 
     report: so.Mapped[Report] = so.relationship(back_populates="submissions")
@@ -259,6 +337,12 @@ class Submission(db.Model):
         # A report's latest submissions, newest first, without sorting all of them.
         sa.Index("ix_submission_report_id_id", "report_id", "id"),
     )
+
+    @property
+    def reader_email_masked(self):
+        """The reader's address as editors see it (j•••@example.com); "" if none."""
+        from .notify.readers import mask
+        return mask(self.reader_email)
 
 
 class Editor(UserMixin, db.Model):

@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates
 
-from .models import DEFAULT_MAX_SELECTION, MAX_SITE_SELECTION, RESOLUTIONS, ROLES
+from .checks.anchor import STATES as CHECK_STATES
+from .models import DEFAULT_MAX_SELECTION, KINDS, MAX_SITE_SELECTION, RESOLUTIONS, ROLES
 from .text import is_http_url, normalize_block, normalize_inline, origin_of
 
 MAX_CONTEXT = 64
@@ -15,6 +16,8 @@ MAX_ID = 2**31 - 1  # ids are 32-bit in both databases
 CURSOR = re.compile(r"[0-9]{1,10}(:[0-9]{1,10})?")
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 LANGUAGE_TAG = re.compile(r"[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*")
+NOT_EMAIL = "Not an email address."
+NOT_A_KIND = "A kind is one of: " + ", ".join(KINDS) + "."
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,17 @@ class ReportSchema(Schema):
     suggestion = BlockText(load_default="", validate=validate.Length(max=MAX_COMMENT))
     website = fields.String(load_default="", validate=validate.Length(max=200),
                             metadata={"description": "Honeypot: people leave it empty."})
+    email = fields.String(
+        load_default=None, allow_none=True,
+        validate=[validate.Length(max=254), validate.Email(error=NOT_EMAIL)],
+        metadata={"format": "email",
+                  "description": "The reader's address for one thank-you when the error is fixed "
+                                 "(widget-config `followup`); dropped unless the site offers it."})
+    kind = fields.String(
+        load_default=None, allow_none=True, validate=validate.OneOf(KINDS, error=NOT_A_KIND),
+        metadata={"description": "What the reader says the mistake is: a typo, a wrong fact, a broken link "
+                                 "or image, or other. Optional; dropped unless the site asks (widget-config "
+                                 "`kinds`)."})
 
     BLANK = "Select the text with the error."
     # No site takes more: refused before the site's own limit is looked up.
@@ -127,7 +141,9 @@ ERROR_CODES = {
     "required": "A required field is missing.", "null": "The field may not be null.",
     "invalid": "Not a valid value for the field.", "unknown": "The API does not take this field.",
     "too_long": "Longer than the field allows.", "out_of_range": "A number out of range.",
-    "not_http_url": "Not an http(s) page address.", "selection_blank": "No text selected.",
+    "not_http_url": "Not an http(s) page address.", "not_email": "Not an email address.",
+    "not_a_kind": "Not one of the kinds: " + ", ".join(KINDS) + ".",
+    "selection_blank": "No text selected.",
     "selection_too_long": "The selection is longer than the site allows.",
     "unknown_site": "No site has this key.", "origin_refused": "The origin may not send for the site.",
     "page_not_on_site": "The page is not on the site's allowed origins.",
@@ -137,8 +153,8 @@ ERROR_CODES = {
     "unsupported_media_type": "The body is not application/json.", "not_found": "No such path.",
     "method_not_allowed": "The path does not take this method.", "error": "Any other error.",
 }
-_CODE_OF_MESSAGE = {HttpUrl.message: "not_http_url", ReportSchema.BLANK: "selection_blank",
-                    ReportSchema.TOO_LONG: "selection_too_long"}
+_CODE_OF_MESSAGE = {HttpUrl.message: "not_http_url", NOT_EMAIL: "not_email", NOT_A_KIND: "not_a_kind",
+                    ReportSchema.BLANK: "selection_blank", ReportSchema.TOO_LONG: "selection_too_long"}
 
 
 def error_codes(schema, messages):
@@ -172,15 +188,21 @@ class ErrorSchema(Schema):
 class WidgetConfigSchema(Schema):
     """What the widget's dialog takes from the desk when it opens: the rules it shows the reader."""
 
-    lang = fields.String(required=True, metadata={
-        "description": "The site's language: the dialog's when the page names none (data-lang and "
-                       "<html lang> come first)."})
+    lang = fields.String(required=True, allow_none=True, metadata={
+        "description": "The language the site chose for the dialog (data-lang on the script tag comes "
+                       "first, then this, then the page's <html lang>); null: the site follows each "
+                       "page's own language."})
     max_selection = fields.Integer(required=True, metadata={
         "description": "Longest selection, in characters; a longer one is refused before the reader types."})
     max_context = fields.Integer(required=True, metadata={
         "description": "Characters of page text kept before and after the selection."})
     max_comment = fields.Integer(required=True, metadata={
         "description": "Longest comment or suggested correction, in characters."})
+    followup = fields.Boolean(required=True, metadata={
+        "description": "The dialog offers an optional email field: the reader hears once when the "
+                       "error is fixed."})
+    kinds = fields.Boolean(required=True, metadata={
+        "description": "The dialog asks what kind of error it is (`kind` in a report)."})
 
 
 class ReportActionSchema(Schema):
@@ -231,9 +253,16 @@ class SiteSchema(Schema):
 
     name = InlineText(required=True, validate=validate.Length(max=200))
     origins = OriginList(required=True)
-    language = fields.String(load_default="en", validate=FullMatch(
+    # None (left empty): the dialog follows each page's own language.
+    language = fields.String(load_default=None, allow_none=True, validate=FullMatch(
         r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", error="Use a language code such as en or ru."))
     max_selection = fields.Integer(load_default=DEFAULT_MAX_SELECTION, validate=validate.Range(20, MAX_SITE_SELECTION))
+    # Checkboxes: left out of the form when unticked.
+    reader_followup = fields.Boolean(load_default=False)
+    kinds_enabled = fields.Boolean(load_default=False)
+    # Open reports' pages are checked this often; 0: never (at most monthly otherwise).
+    check_every_hours = fields.Integer(load_default=24, validate=validate.Range(
+        0, 24 * 31, error="Give a number of hours from 0 (never) to 744 (a month)."))
 
     @validates("name")
     def _some_name(self, value, data_key):
@@ -277,6 +306,9 @@ def _list_position(value):
         raise ValidationError("Not a position in the list.")
 
 
+CHECK_FILTERS = (*CHECK_STATES, "unchecked")
+
+
 class ReportFilterSchema(Schema):
     """The dashboard list's query string."""
 
@@ -286,6 +318,10 @@ class ReportFilterSchema(Schema):
     site = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
     status = fields.String(load_default="open", validate=validate.OneOf(["open", "new", "confirmed", "closed", "all"]))
     resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
+    # Reports where at least one reader chose this kind.
+    kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
+    # The page check's last state, or "unchecked".
+    check = fields.String(load_default=None, validate=validate.OneOf(CHECK_FILTERS))
     since = fields.Date(load_default=None)
     until = fields.Date(load_default=None)
     q = InlineText(load_default="", validate=validate.Length(max=200))
@@ -294,3 +330,16 @@ class ReportFilterSchema(Schema):
     after = fields.String(load_default=None, validate=_list_position)
     before = fields.String(load_default=None, validate=_list_position)
 
+
+# Reports one bulk action on the list takes at most: a click stays a short request.
+BULK_LIMIT = 200
+
+
+class ReportIdsSchema(Schema):
+    """The reports a confirmed bulk action is for (its confirmation page listed them)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    report = fields.List(fields.Integer(validate=validate.Range(1, MAX_ID)), required=True,
+                         validate=validate.Length(1, BULK_LIMIT, error=f"Choose 1 to {BULK_LIMIT} reports."))

@@ -97,11 +97,22 @@ def server_options(config, bind=None, workers=None, threads=None):
     }
 
 
-def serve(bind=None, workers=None, threads=None):
+def worker_hooks(config, run_worker=True):
+    """Gunicorn's master starts the background worker once it listens and stops it when it
+    exits (SERVE_WORKER; ``--no-worker``): one command runs everything."""
+    if not (run_worker and config["SERVE_WORKER"]):
+        return {}
+    from .worker import WorkerProcess
+    process = WorkerProcess()
+    return {"when_ready": lambda _arbiter: process.start(), "on_exit": lambda _arbiter: process.stop()}
+
+
+def serve(bind=None, workers=None, threads=None, run_worker=True):
     configure_app_logging()
     app = create_app()
     check_schema(app)  # several app servers must not race to migrate: upgrading is a step of its own
     options = server_options(app.config, bind=bind, workers=workers, threads=threads)
+    options.update(worker_hooks(app.config, run_worker))
     # What the app loaded stays shared with the forked workers, and their garbage
     # collector stops walking it on every collection.
     gc.collect()

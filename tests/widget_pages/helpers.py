@@ -1,7 +1,10 @@
 """Shared pieces of the widget's browser tests: a second origin that serves
 publisher pages embedding the widget, text selection, and database reads."""
 
+import json
+import subprocess
 import threading
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -16,6 +19,21 @@ ROOT = PAGES_DIR.parent.parent
 AXE = ROOT / "widget" / "node_modules" / "axe-core" / "axe.min.js"
 
 THANKS = "Thank you! Now the editors are aware."
+LANGUAGES = ["en", "ru", "uk", "kk", "be", "de", "fr", "es", "it", "pt", "pl", "tr", "ar", "he"]
+KINDS = ["typo", "fact", "link", "other"]
+
+
+@cache
+def widget_texts():
+    """{name: value} of widget/src/texts.mjs (TEXTS, CODES, KINDS, PAGE), read with node."""
+    script = ("import('./widget/src/texts.mjs').then(m => process.stdout.write(JSON.stringify("
+              "{TEXTS: m.TEXTS, CODES: m.CODES, KINDS: m.KINDS, PAGE: m.PAGE})))")
+    return json.loads(subprocess.run(["node", "-e", script], cwd=ROOT, capture_output=True, check=True).stdout)
+
+
+def texts(lang):
+    """The widget's texts in one language."""
+    return widget_texts()["TEXTS"][lang]
 MAC_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 "
           "(KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36")
 # navigator.userAgentData keeps the host's platform under a UA override; pin both.

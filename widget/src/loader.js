@@ -1,136 +1,92 @@
-// The loader: all a page downloads before the reader acts (budget: 2 KB gzipped).
-// At load it only adds listeners, fills the footer hint and retries unsent reports;
-// the dialog lives in copydesk-dialog.js, fetched on the first reader action.
-import { OUTBOX } from "./common.js";
+// The loader: all a page downloads before the reader acts (budget: 2 KB gzipped, with the
+// page's language file). At load it only adds listeners, fills the footer hint and retries
+// unsent reports. The dialog (copydesk-dialog.<release>.js) reads the selection, shows the
+// touch button and sends; it is fetched, with its texts and the site's settings, once the
+// reader selects text or presses the key. What the loader does itself is what must work when
+// the desk cannot be reached: keep the selection and tell the reader so.
+import { OUTBOX, idempotencyKey, isField, normalizeSpace } from "./common.js";
 
-const script = document.currentScript || document.querySelector('script[src$="copydesk.js"]');
+const script = document.currentScript;
 
-const HINTS = {
-  en: {
-    hint: "If you find an error, please select a piece of text and press Ctrl + Enter",
-    hintTap: "If you find an error, please select a piece of text and tap “Report an error”",
-  },
-  ru: {
-    hint: "Если вы нашли ошибку, выделите фрагмент текста и нажмите Ctrl + Enter",
-    hintTap: "Если вы нашли ошибку, выделите фрагмент текста и нажмите «Сообщить об ошибке»",
-  },
-};
-const ARTICLE_ROOTS = ["[data-copydesk-root]", "[itemprop=articleBody]", "article", "main"];
+// The page's texts (hint, hintTap, kept, close), as their data-text-<name> options read in the
+// dataset ("HintTap": data-text-hint-tap); they load as copydesk-<lang>.<release>.json. Without
+// that file, English words for the notice only.
+const PAGE = __PAGE__;
+const FALLBACK = __FALLBACK__;
+// Every built-in language ("en ru …"), and the release: the names of the dialog and language files.
+const LANGUAGES = __LANGUAGES__;
+const RELEASE = __RELEASE__;
+// How long the dialog code may take to load before the reader is told the report is kept for later.
+const PATIENCE_MS = 4000;
+const BLOCKS = "p,li,dd,td,th,h1,h2,h3,h4,h5,h6,figcaption,div,body";
 
-const normalizeSpace = (text) => text.replace(/[\u200b-\u200d\u2060\ufeff\u00ad]/g, "").replace(/\s+/g, " ");
-
-// Typing in the page's own fields (or our dialog) is never a report.
-const isField = (element) =>
-  element &&
-  element.closest &&
-  (element.isContentEditable || element.closest("input,textarea,select,copydesk-dialog,copydesk-button"));
-
-// The selection and the whole article text around it; the dialog trims the context to the site's limit.
-function captureSelection() {
-  const selection = window.getSelection();
-  if (!selection || !selection.rangeCount) return { exact_: "" };
-  const range = selection.getRangeAt(0);
-  let node = range.commonAncestorContainer;
-  if (node.nodeType != 1) node = node.parentNode;
-  if (isField(node)) return null;
-  let root = document.body;
-  for (const selector of [widget.options_.root].concat(ARTICLE_ROOTS)) {
-    try {
-      if (selector && (root = node.closest(selector))) break;
-    } catch (_) {}
-    root = document.body;
-  }
-  // Text before, inside and after the range, read across element boundaries.
-  const parts = ["", "", ""];
-  let part = 0;
-  const walk = (node) => {
-    if (node.nodeType == 3) {
-      const text = node.data;
-      let from = 0;
-      if (node == range.startContainer) parts[(part = 1) - 1] += text.slice(0, (from = range.startOffset));
-      if (node == range.endContainer) (parts[part] += text.slice(from, range.endOffset)), (from = range.endOffset), (part = 2);
-      parts[part] += text.slice(from);
-    } else if (node.nodeType == 1) {
-      // The page's own CSS says what is a block (p, li, td, a div made flex…) and what is not shown.
-      const display = node.tagName == "BR" ? "" : getComputedStyle(node).display;
-      if (display == "none" || /^(TEXTAREA|SELECT)$/.test(node.tagName)) return;
-      const block = !/^(inline|contents)/.test(display);
-      if (block) parts[part] += " ";
-      for (let index = 0, child = node.firstChild; ; child = child.nextSibling, index++) {
-        if (node == range.startContainer && index == range.startOffset) part = 1;
-        if (node == range.endContainer && index == range.endOffset) part = 2;
-        if (!child) break;
-        walk(child);
-      }
-      if (block) parts[part] += " ";
-    }
-  };
-  walk(root);
-  const exact = normalizeSpace(parts[1]);
-  // Spaces at the edges of the selection belong to the context, so offsets match the page text.
-  const before = normalizeSpace(parts[0] + (exact[0] == " " ? " " : ""));
-  return {
-    exact_: exact.trim(),
-    textBefore_: before,
-    textAfter_: normalizeSpace((exact.slice(-1) == " " ? " " : "") + parts[2]),
-    position_: before.trimStart().length,
-    range_: range,
-    root_: root,
-  };
-}
+// A file of this release next to the loader (the dialog code, a language's texts).
+const asset = (name, type) => new URL(`copydesk-${name}.${RELEASE}.${type}`, script.src).href;
 
 let dialog;
 let waiting;
 // The dialog chunk is a plain <script src> from the desk, so `script-src <desk>` allows it.
+// `then` gets the dialog, or 0 when its code could not load.
 function withDialog(then) {
   if (dialog) return then(dialog);
   if (!waiting) {
     waiting = [];
     const chunk = document.createElement("script");
-    chunk.src = new URL("copydesk-dialog.js" + new URL(script.src).search, script.src).href;
+    chunk.src = asset("dialog", "js");
     chunk.widget_ = widget;
     chunk.onload = chunk.onerror = () => {
       chunk.remove();
-      if (!dialog) waiting = 0;
+      if (!dialog) waiting.forEach((then) => then(0)), (waiting = 0);
     };
     document.head.appendChild(chunk);
   }
   waiting.push(then);
 }
 
-// A reader acts: the site's language and limits are asked for alongside the dialog code
-// (an error answer carries neither, so the dialog falls back to its defaults).
+// A reader acts (selects text, presses the key): the site's settings are asked for alongside the
+// dialog code and the texts of the page's language, then those of the site's if it names another
+// (an error answer carries no settings: the dialog uses its defaults).
 function forReader(then) {
-  widget.siteSettings_ =
-    widget.siteSettings_ ||
-    fetch(`${widget.endpoint_}/api/v1/sites/${encodeURIComponent(widget.options_.site)}/widget-config`, {
+  if (!widget.siteSettings_) {
+    // (Site keys are URL-safe: a mistyped one just gets the desk's 404, and the dialog its defaults.)
+    widget.siteSettings_ = fetch(`${widget.endpoint_}/api/v1/sites/${widget.options_.site}/widget-config`, {
       credentials: "omit",
     })
       .then((response) => response.json())
       .catch(() => 0);
+    widget.texts_("dialog-" + widget.languageOf_());
+    widget.siteSettings_.then((site) => widget.texts_("dialog-" + widget.languageOf_(site && site.lang)));
+  }
   withDialog(then);
 }
 
 function sendUnsent() {
   try {
-    if (localStorage.getItem(OUTBOX)) withDialog((loaded) => loaded.flush_());
+    if (localStorage.getItem(OUTBOX)) withDialog((loaded) => loaded && loaded.flush_());
   } catch (_) {}
 }
 
+const fetched = {};
 const widget = script && {
   options_: script.dataset,
   endpoint_: (script.dataset.endpoint || new URL(script.src).origin).replace(/\/+$/, ""),
   mac_: /mac|iphone|ipad/i.test((navigator.userAgentData || {}).platform || navigator.platform),
-  // The hint and the dialog choose their language and texts here, the same way.
-  // data-lang, else the page's <html lang>, else the site's language from the desk; Russian or English.
-  languageOf_: (siteLanguage) =>
-    /^ru([-_]|$)/i.test(widget.options_.lang || document.documentElement.lang || siteLanguage || "") ? "ru" : "en",
-  // data-text-<name> overrides the built-in text <name> (data-text-hint-tap -> dataset.textHintTap);
-  // Mac readers press Cmd where the text says Ctrl.
-  textOf_: (texts, language, name) => {
-    const text = widget.options_["text" + name[0].toUpperCase() + name.slice(1)] || texts[language][name];
-    return widget.mac_ ? text.replace(/Ctrl/g, "Cmd") : text;
+  // The built-in language of data-lang, else the site's (from the desk, once asked), else <html lang>:
+  // "pt-BR" reads Portuguese; a language without built-in texts reads English.
+  languageOf_: (siteLanguage) => {
+    const tag = /^([a-z]{2})([-_]|$)/i.exec(widget.options_.lang || siteLanguage || document.documentElement.lang);
+    return tag && LANGUAGES.includes((siteLanguage = tag[1].toLowerCase())) ? siteLanguage : "en";
   },
+  // A language's texts (copydesk-<name>.<release>.json), fetched once: the page's are "<lang>",
+  // the dialog's "dialog-<lang>" (0 for English, built into the dialog). 0 when they cannot load.
+  texts_: (name) =>
+    (fetched[name] =
+      fetched[name] ||
+      (name == "dialog-en"
+        ? Promise.resolve(0)
+        : fetch(asset(name, "json"))
+            .then((response) => response.ok && response.json())
+            .catch(() => 0))),
   dialogLoaded_: (loaded) => {
     dialog = loaded;
     waiting.forEach((then) => then(loaded));
@@ -138,36 +94,102 @@ const widget = script && {
 };
 
 if (widget) {
-  const fillHint = () => {
-    const hint = widget.textOf_(HINTS, widget.languageOf_(), matchMedia("(pointer: coarse)").matches ? "hintTap" : "hint");
-    document.querySelectorAll("[data-copydesk-hint]").forEach((element) => (element.textContent = hint));
-  };
+  // The page's texts: data-lang, else <html lang> (the site's language is not known before the reader acts).
+  const pageTexts = widget.texts_(widget.languageOf_());
+  // data-text-<name> overrides the built-in text <name> (data-text-hint-tap -> dataset.textHintTap);
+  // Mac readers press Cmd where the text says Ctrl (Strg in German).
+  const say = (index, then) =>
+    pageTexts.then((texts) => {
+      const text = widget.options_["text" + PAGE[index]] || (texts || FALLBACK)[index];
+      then(widget.mac_ ? text.replace(/Ctrl|Strg/g, "Cmd") : text);
+    });
+
+  const fillHint = () =>
+    say(matchMedia("(pointer: coarse)").matches ? 1 : 0, (hint) =>
+      document.querySelectorAll("[data-copydesk-hint]").forEach((element) => (element.textContent = hint))
+    );
   document.readyState == "loading" ? document.addEventListener("DOMContentLoaded", fillHint) : fillHint();
+
+  // The dialog code could not load: the selection goes to the outbox, sent by the dialog on a later
+  // page load, and the reader hears so in a modal <dialog> (in a shadow root; focus moves to its
+  // Close button, Esc or Close dismisses it and focus goes back; no styles of ours to allow).
+  const keep = (range) => {
+    const exact = range && normalizeSpace(range.toString()).trim();
+    if (exact)
+      try {
+        // The text before and after the selection in its paragraph (or list item, cell, heading…);
+        // the dialog cuts it into prefix and suffix.
+        const around = (after) => {
+          const text = document.createRange();
+          const node = after ? range.endContainer : range.startContainer;
+          text.selectNodeContents(node.parentNode.closest(BLOCKS));
+          after ? text.setStart(node, range.endOffset) : text.setEnd(node, range.startOffset);
+          return normalizeSpace(text.toString());
+        };
+        const box = JSON.parse(localStorage.getItem(OUTBOX)) || {};
+        const key = idempotencyKey();
+        // The outbox's stored format ({e: endpoint, b: report body, t: time kept}), and `c`, the context.
+        box[key] = {
+          e: widget.endpoint_,
+          b: {
+            site: widget.options_.site,
+            idempotency_key: key,
+            url: location.href.slice(0, 2048),
+            title: document.title.slice(0, 500),
+            lang: document.documentElement.lang,
+            exact,
+          },
+          t: Date.now(),
+          c: [around().slice(-500), around(1).slice(0, 500)],
+        };
+        localStorage.setItem(OUTBOX, JSON.stringify(box));
+      } catch (_) {}
+    say(exact ? 2 : 0, (words) =>
+      say(3, (label) => {
+        const host = document.createElement("copydesk-notice");
+        const notice = document.createElement("dialog");
+        const button = document.createElement("button");
+        host.attachShadow({ mode: "open" }).append(notice);
+        notice.append(words, " ", button);
+        notice.setAttribute("aria-label", words);
+        notice.lang = widget.languageOf_();
+        notice.dir = "auto"; // Arabic and Hebrew read right to left
+        notice.onclose = () => host.remove();
+        button.textContent = label;
+        button.onclick = () => notice.close();
+        document.documentElement.appendChild(host);
+        notice.showModal();
+      })
+    );
+  };
 
   window.addEventListener(
     "keydown",
     (event) => {
       if (event.key == "Enter" && (widget.mac_ ? event.metaKey : event.ctrlKey) && !isField(event.target)) {
-        const captured = captureSelection();
+        const selection = getSelection();
+        // A copy: the reader may select something else while the dialog loads.
+        const range = selection.rangeCount && selection.getRangeAt(0).cloneRange();
+        const node = range && range.commonAncestorContainer;
         const back = document.activeElement;
-        if (captured) event.preventDefault(), forReader((loaded) => loaded.open_(captured, back));
+        let done;
+        // The dialog opens, or (its code not loaded in time) the selection is kept for later: never both.
+        const act = (loaded) => done || ((done = 1), loaded ? loaded.open_(range, back) : keep(range));
+        // A selection in the page's own fields is the page's business.
+        if (!range || !isField(node.nodeType == 1 ? node : node.parentNode)) {
+          event.preventDefault();
+          setTimeout(act, PATIENCE_MS);
+          forReader(act);
+        }
       }
     },
     true
   );
 
-  // Touch readers get a button near the selection; a touch laptop keeps Ctrl+Enter as well.
-  let touch;
-  let settling;
-  window.addEventListener("pointerdown", (event) => (touch = event.pointerType == "touch"), true);
-  window.addEventListener("touchstart", () => (touch = true), { capture: true, passive: true });
+  // A selection (outside the page's fields) fetches the dialog, its texts and the site's settings
+  // ahead, so the dialog opens at once; the dialog then shows touch readers their button.
   document.addEventListener("selectionchange", () => {
-    clearTimeout(settling);
-    settling = setTimeout(() => {
-      if (!touch) return;
-      const captured = captureSelection();
-      if ((captured && captured.exact_) || dialog) forReader((loaded) => loaded.tap_(captured));
-    }, 400);
+    if (!widget.siteSettings_ && !getSelection().isCollapsed && !isField(document.activeElement)) forReader(() => 0);
   });
 
   sendUnsent();

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, url_
 from flask_login import current_user, login_required
 
 from ..db import db
-from ..models import RESOLUTIONS, STATUSES, Report, Site
+from ..models import KIND_LABELS, LANGUAGES, RESOLUTIONS, STATUSES, Report, Site
 from ..schemas import MAX_ID
 from ..text import is_http_url
 
@@ -40,7 +40,8 @@ def linkable(url, site):
 def _navigation():
     if not current_user.is_authenticated:
         return {}
-    return {"status_counts": nav_status_counts(), "RESOLUTIONS": RESOLUTIONS}
+    return {"status_counts": nav_status_counts(), "RESOLUTIONS": RESOLUTIONS, "KIND_LABELS": KIND_LABELS,
+            "LANGUAGES": LANGUAGES}
 
 
 STATUS_COUNTS_SECONDS = 5
@@ -113,4 +114,4 @@ def all_sites():
 
 
 # The pages register their routes on ``bp`` when imported.
-from . import editors, reports, sites  # noqa: E402,F401
+from . import editors, notifications, reports, sites  # noqa: E402,F401

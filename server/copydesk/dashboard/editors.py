@@ -84,6 +84,15 @@ def editor_password(editor_id):
     return _editors_page(shown_password=(editor, password))
 
 
+def account_page(errors=None, preference_errors=None, status=200, headers=None):
+    """The Account page: the password form and how the editor hears each site."""
+    from .notifications import DEFAULT_MODE, MODE_LABELS, preference_choices
+    return (render_template("dashboard/account.html", errors=errors, password_length=PASSWORD_LENGTH,
+                            preferences=preference_choices(current_user), mode_labels=MODE_LABELS,
+                            default_mode=DEFAULT_MODE,
+                            preference_errors=preference_errors), status, headers or {})
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
@@ -96,10 +105,8 @@ def account():
             errors = err.messages
         except LoginThrottled as throttled:
             errors = {"current_password": [throttled.description]}
-            return (render_template("dashboard/account.html", errors=errors, password_length=PASSWORD_LENGTH),
-                    429, {"Retry-After": str(throttled.seconds)})
+            return account_page(errors, status=429, headers={"Retry-After": str(throttled.seconds)})
         else:
             flash("Password changed. Your other sessions are logged out.")
             return redirect(url_for("dashboard.account"))
-    return render_template("dashboard/account.html", errors=errors,
-                           password_length=PASSWORD_LENGTH), (400 if errors else 200)
+    return account_page(errors, status=400 if errors else 200)

@@ -3,6 +3,7 @@
 from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
+from .. import checks
 from ..cli import desk_url
 from ..db import db
 from ..models import Refused, Site
@@ -15,6 +16,8 @@ def _save_site(item, form):
     try:
         item.update_from(SiteSchema().load(form_data(form)))
         item.save()
+        checks.reschedule(item)  # a shorter period applies to pages checked already
+        db.session.commit()
     except ValidationError as err:
         return err.messages
     except Refused as refused:

@@ -1,0 +1,191 @@
+"""A site's notifications (admins): rules, author contacts, a test, recent deliveries; and
+each editor's own choices under Account."""
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+
+from ..db import db
+from ..models import Editor, Refused, Site
+from ..notify.models import (DEFAULT_MODE, DIGEST_MODES, RECIPIENTS, AuthorContact, Delivery, Preference, Rule,
+                             mask_target, test_deadline)
+from ..notify.schemas import KINDS, RULE_MODES, AuthorContactSchema, RuleSchema, preference_modes
+from . import ID, admin_required, all_sites, bp, form_data
+
+RECIPIENT_LABELS = {"everyone": "Every editor", "editor": "One editor", "author": "The article's author",
+                    "email": "An email address", "slack": "Slack", "telegram": "Telegram",
+                    "webhook": "Signed webhook"}
+MODE_LABELS = {"instant": "Every report at once", "hourly": "Hourly digest", "daily": "Daily digest",
+               "off": "Nothing"}
+RECENT_DELIVERIES = 50
+
+
+def shown_recipient(delivery):
+    """Who a delivery went to, as admins see it: never a reader's address, never a secret URL
+    (``mask_target``, also for rows stored before their URL was masked)."""
+    if delivery.kind == "reader-thanks":
+        return "the reader (address not shown)"
+    return mask_target(delivery.channel, delivery.recipient)
+
+
+def recent_deliveries(site):
+    return db.session.scalars(
+        sa.select(Delivery).where(Delivery.site_id == site.id).order_by(Delivery.id.desc())
+        .limit(RECENT_DELIVERIES).options(so.selectinload(Delivery.rule).selectinload(Rule.editor))).all()
+
+
+def _page(site, status=200, errors=None, author_errors=None, shown_secret=None, outcomes=None):
+    """The notifications page. ``shown_secret`` (rule, secret) and test ``outcomes`` are shown
+    in this response only, never kept in the session cookie."""
+    adding = request.values.get("recipient") or request.args.get("add") or "email"
+    if adding not in RECIPIENTS:
+        adding = "email"
+    editors = db.session.scalars(sa.select(Editor).where(Editor.active.is_(True)).order_by(Editor.email)).all()
+    form = request.form if request.method == "POST" else {}
+    return render_template(
+        "dashboard/notifications.html", site=site, rules=Rule.of_site(site), contacts=AuthorContact.of_site(site),
+        deliveries=recent_deliveries(site), adding=adding, editors=editors, errors=errors,
+        author_errors=author_errors, form=form, shown_secret=shown_secret, outcomes=outcomes,
+        recipient_labels=RECIPIENT_LABELS, kinds=KINDS, rule_modes=RULE_MODES, mode_labels=MODE_LABELS,
+        digest_modes=DIGEST_MODES,
+        mail_waits=not current_app.config["SMTP_URL"], shown_recipient=shown_recipient), status
+
+
+def _site(site_id):
+    return db.get_or_404(Site, site_id)
+
+
+def _rule(site, rule_id):
+    rule = Rule.find(site, rule_id)
+    if rule is None:
+        abort(404, "This site has no such rule. It may have been removed already.")
+    return rule
+
+
+@bp.route(f"/sites/<{ID}:site_id>/notifications", methods=["GET", "POST"])
+@admin_required
+def notifications(site_id):
+    site = _site(site_id)
+    if request.method == "GET":
+        return _page(site)
+    try:
+        rule = Rule.add(site, **RuleSchema().load(form_data(request.form)))
+    except ValidationError as err:
+        return _page(site, 400, errors=err.messages)
+    except Refused as refused:
+        return _page(site, 400, errors={"target": [str(refused)]})
+    if rule.recipient == "webhook":
+        return _page(site, 201, shown_secret=(rule, rule.secret))
+    flash(f"Rule added: {rule.shown_target} hears {rule.hears}.")
+    return redirect(url_for("dashboard.notifications", site_id=site.id))
+
+
+@bp.route(f"/sites/<{ID}:site_id>/notifications/rules/<{ID}:rule_id>/remove", methods=["GET", "POST"])
+@admin_required
+def notification_rule_remove(site_id, rule_id):
+    site = _site(site_id)
+    rule = _rule(site, rule_id)
+    if request.method == "GET":
+        pending = db.session.scalar(sa.select(sa.func.count()).select_from(Delivery).where(
+            Delivery.rule_id == rule.id, Delivery.state == "pending"))
+        return render_template("dashboard/notification_rule_remove.html", site=site, rule=rule, pending=pending)
+    shown = f"{rule.shown_target} ({rule.hears})"
+    cancelled = rule.remove()
+    db.session.commit()
+    flash(f"Rule removed: {shown}. {cancelled} message{'s' if cancelled != 1 else ''} not yet sent "
+          f"{'were' if cancelled != 1 else 'was'} cancelled.")
+    return redirect(url_for("dashboard.notifications", site_id=site.id))
+
+
+@bp.post(f"/sites/<{ID}:site_id>/notifications/rules/<{ID}:rule_id>/secret")
+@admin_required
+def notification_rule_secret(site_id, rule_id):
+    site = _site(site_id)
+    rule = _rule(site, rule_id)
+    try:
+        secret = rule.rotate_secret()
+    except Refused as refused:
+        abort(400, str(refused))
+    db.session.commit()
+    return _page(site, shown_secret=(rule, secret))
+
+
+@bp.post(f"/sites/<{ID}:site_id>/notifications/authors")
+@admin_required
+def notification_authors(site_id):
+    site = _site(site_id)
+    try:
+        contact = AuthorContact.set(site, **AuthorContactSchema().load(form_data(request.form)))
+    except ValidationError as err:
+        return _page(site, 400, author_errors=err.messages)
+    except Refused as refused:
+        return _page(site, 400, author_errors={"author": [str(refused)]})
+    flash(f"Reports on articles by “{contact.author}” go to {contact.address}.")
+    return redirect(url_for("dashboard.notifications", site_id=site.id) + "#authors")
+
+
+@bp.post(f"/sites/<{ID}:site_id>/notifications/authors/<{ID}:contact_id>/remove")
+@admin_required
+def notification_author_remove(site_id, contact_id):
+    site = _site(site_id)
+    contact = db.session.scalar(sa.select(AuthorContact).where(
+        AuthorContact.id == contact_id, AuthorContact.site_id == site.id))
+    if contact is None:
+        abort(404, "This site has no such author contact. It may have been removed already.")
+    author = contact.author
+    contact.remove()
+    db.session.commit()
+    flash(f"Contact for “{author}” removed.")
+    return redirect(url_for("dashboard.notifications", site_id=site.id) + "#authors")
+
+
+@bp.post(f"/sites/<{ID}:site_id>/notifications/test")
+@admin_required
+def notification_test(site_id):
+    site = _site(site_id)
+    deadline = test_deadline()  # all the rules together, so the request ends in time
+    outcomes = [outcome for rule in Rule.of_site(site) for outcome in rule.test(deadline)]
+    return _page(site, outcomes=outcomes)
+
+
+@bp.post(f"/sites/<{ID}:site_id>/notifications/deliveries/<{ID}:delivery_id>/retry")
+@admin_required
+def delivery_retry(site_id, delivery_id):
+    from ..notify.deliveries import retry
+    site = _site(site_id)
+    delivery = db.session.scalar(sa.select(Delivery).where(Delivery.id == delivery_id,
+                                                           Delivery.site_id == site.id))
+    if delivery is None:
+        abort(404, "This site has no such delivery.")
+    if retry(delivery):
+        flash(f"Message {delivery.id} will be tried again now.")
+    else:
+        flash(f"Message {delivery.id} is {delivery.state}: only a failed one, or one waiting to be tried again, can be retried now.", "error")
+    return redirect(url_for("dashboard.notifications", site_id=site.id) + "#deliveries")
+
+
+# --- Account: how the logged-in editor hears each site ------------------------------------
+
+def preference_choices(editor):
+    """[(site, mode)] for every site, the editor's choice or the default."""
+    modes = Preference.modes_of(editor)
+    return [(site, modes.get(site.id, DEFAULT_MODE)) for site in all_sites()]
+
+
+@bp.post("/account/notifications")
+@login_required
+def account_notifications():
+    from .editors import account_page
+    editor = current_user._get_current_object()
+    sites = all_sites()
+    try:
+        chosen = preference_modes(request.form, [site.id for site in sites])
+    except ValidationError as err:
+        return account_page(preference_errors=err.messages, status=400)
+    for site_id, mode in chosen.items():
+        Preference.choose(editor, site_id, mode)
+    db.session.commit()
+    flash("Notification choices saved.")
+    return redirect(url_for("dashboard.account") + "#notifications")
