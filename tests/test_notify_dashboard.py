@@ -304,7 +304,7 @@ def test_a_sent_delivery_is_not_retried(app, admin, site_id):
     response = post(admin, page_url(site_id, f"/deliveries/{sent}/retry"))
     assert response.status_code == 302
     assert rows(app, sa.select(Delivery.state)) == [("sent",)]
-    assert "only a failed or pending one can be retried" in admin.get(page_url(site_id)).text
+    assert "only a failed one, or one waiting to be tried again, can be retried now" in admin.get(page_url(site_id)).text
 
 
 def test_a_site_added_in_the_dashboard_starts_with_the_everyone_rule(app, admin):
