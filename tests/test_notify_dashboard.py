@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from conftest import csrf_token, rows
 from copydesk.db import db
 from copydesk.models import Report, Site, Submission, utcnow
-from copydesk.notify.models import AuthorContact, Delivery, Preference, Rule
+from copydesk.notify.models import AuthorContact, Delivery, Job, Preference, Rule
 
 ADMIN = "admin@example.com"
 PASSWORD = "correct horse battery"
@@ -456,3 +456,20 @@ def test_a_choice_sent_twice_at_once_is_saved_not_a_500(app, make_editor, site_i
     assert errors == []
     with app.app_context():
         assert db.session.execute(sa.select(Preference.mode)).scalars().all() == ["off"]
+
+
+def test_the_page_says_when_no_worker_runs_and_shows_the_jobs_as_last_run(app, admin, site_id):
+    quiet = "No background worker has run in the last 10 minutes"
+    page = admin.get(page_url(site_id)).text
+    assert quiet in page and "No worker has run yet." in page
+
+    from copydesk.worker import Worker
+    Worker(app).run_once()
+    page = admin.get(page_url(site_id)).text
+    assert quiet not in page
+    assert re.search(r'<td data-label="Job">requested checks</td>\s*<td data-label="Last run"><time', page)
+
+    with app.app_context():  # the last run an hour ago: the worker has stopped
+        db.session.execute(sa.update(Job).values(last_run_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    assert quiet in admin.get(page_url(site_id)).text

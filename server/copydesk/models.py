@@ -405,6 +405,8 @@ class Editor(UserMixin, db.Model):
         if not flag:
             self._keep_an_admin("deactivate")
             self.session_token = secrets.token_hex(16)  # ends their sessions now
+            from .notify.deliveries import cancel_for_editor
+            cancel_for_editor(self)  # nothing more is sent to them, digests included
         self.active = bool(flag)
 
     def _keep_an_admin(self, doing):

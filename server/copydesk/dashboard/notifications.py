@@ -1,6 +1,8 @@
 """A site's notifications (admins): rules, author contacts, a test, recent deliveries; and
 each editor's own choices under Account."""
 
+from datetime import timedelta
+
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -8,9 +10,9 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
 from ..db import db
-from ..models import Editor, Refused, Site
-from ..notify.models import (DEFAULT_MODE, DIGEST_MODES, RECIPIENTS, AuthorContact, Delivery, Preference, Rule,
-                             mask_target, test_deadline)
+from ..models import Editor, Refused, Site, utcnow
+from ..notify.models import (DEFAULT_MODE, DIGEST_MODES, RECIPIENTS, AuthorContact, Delivery, Job, Preference,
+                             Rule, mask_target, test_deadline)
 from ..notify.schemas import KINDS, RULE_MODES, AuthorContactSchema, RuleSchema, preference_modes
 from . import ID, admin_required, all_sites, bp, form_data
 
@@ -36,6 +38,18 @@ def recent_deliveries(site):
         .limit(RECENT_DELIVERIES).options(so.selectinload(Delivery.rule).selectinload(Rule.editor))).all()
 
 
+# A running worker runs its "requested checks" job every minute: this long without any job
+# run means no worker is running (or all are stuck).
+WORKER_QUIET = timedelta(minutes=10)
+
+
+def worker_health():
+    """The scheduled jobs as the workers last ran them, and whether any worker seems to run."""
+    jobs = db.session.scalars(sa.select(Job).order_by(Job.name)).all()
+    last = max((job.last_run_at for job in jobs if job.last_run_at), default=None)
+    return jobs, last is None or last < utcnow() - WORKER_QUIET
+
+
 def _page(site, status=200, errors=None, author_errors=None, shown_secret=None, outcomes=None):
     """The notifications page. ``shown_secret`` (rule, secret) and test ``outcomes`` are shown
     in this response only, never kept in the session cookie."""
@@ -50,7 +64,8 @@ def _page(site, status=200, errors=None, author_errors=None, shown_secret=None, 
         author_errors=author_errors, form=form, shown_secret=shown_secret, outcomes=outcomes,
         recipient_labels=RECIPIENT_LABELS, kinds=KINDS, rule_modes=RULE_MODES, mode_labels=MODE_LABELS,
         digest_modes=DIGEST_MODES,
-        mail_waits=not current_app.config["SMTP_URL"], shown_recipient=shown_recipient), status
+        mail_waits=not current_app.config["SMTP_URL"], shown_recipient=shown_recipient,
+        worker=worker_health()), status
 
 
 def _site(site_id):

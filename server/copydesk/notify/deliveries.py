@@ -394,6 +394,15 @@ def retry(delivery):
     return bool(changed)
 
 
+def cancel_for_editor(editor):
+    """Cancel what is owed to an editor being deactivated (what is sending finishes; the
+    send-time check stops a later claim). Answers how many. The caller commits."""
+    return db.session.execute(
+        sa.update(Delivery).where(Delivery.editor_id == editor.id, Delivery.state == "pending")
+        .values(state="cancelled", last_error="The editor was deactivated."),
+        execution_options={"synchronize_session": False}).rowcount
+
+
 def cancel_for_rule(rule):
     """Cancel what a rule being removed still owes: its pending deliveries, except digests,
     which may gather reports other rules route to the same person. Answers how many. The
