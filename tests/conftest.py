@@ -165,15 +165,27 @@ def auth(client):
     return AuthActions(client)
 
 
+def _chosen_sites(app):
+    """Editors whose sites a test chose (``make_editor(sites=...)``): make_site leaves them alone."""
+    return app.extensions.setdefault("tests.editors_with_chosen_sites", set())
+
+
 @pytest.fixture
 def make_editor(app):
-    """Create an editor: ``make_editor(email, password, role)``."""
-    from copydesk.models import Editor
+    """Create an editor: ``make_editor(email, password, role)``. An editor belongs to every
+    site there is, and to every site made later by ``make_site`` (``sites=[]``: to none;
+    ``sites=[key, ...]``: to those only, and to no later ones)."""
+    from copydesk.models import Editor, Site
 
-    def make(email="editor@example.com", password="correct horse battery", role="editor", name="Eddie Tor"):
+    def make(email="editor@example.com", password="correct horse battery", role="editor", name="Eddie Tor",
+             sites=None):
         with app.app_context():
             editor = Editor(email=email, name=name, role=role)
             editor.set_password(password)
+            chosen = sa.select(Site) if sites is None else sa.select(Site).where(Site.key.in_(sites))
+            editor.sites = list(db.session.scalars(chosen))
+            if sites is not None:
+                _chosen_sites(app).add(email)
             db.session.add(editor)
             db.session.commit()
             return editor.id
@@ -182,13 +194,17 @@ def make_editor(app):
 
 @pytest.fixture
 def make_site(app):
-    """Create a site: ``make_site(origins=[...])`` returns its key."""
-    from copydesk.models import Site
+    """Create a site: ``make_site(origins=[...])`` returns its key. Editors made by
+    ``make_editor`` without ``sites=`` belong to it."""
+    from copydesk.models import Editor, Site
 
     def make(name="Daily", origins=("https://daily.example.com",), **fields):
         with app.app_context():
             site = Site(name=name, **fields)
             site.allowed_origins = list(origins)
+            for editor in db.session.scalars(sa.select(Editor).where(Editor.role != "admin")):
+                if editor.email not in _chosen_sites(app):
+                    editor.sites.append(site)
             db.session.add(site)
             db.session.commit()
             return site.key

@@ -102,6 +102,8 @@ def create_app(test_config=None):
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
+    from . import i18n
+    i18n.init_app(app)  # gettext in templates and code, each editor's language and time zone
 
     from . import api, auth, dashboard, demo, security
     from .notify import models as _notify_tables  # noqa: F401 (their tables are part of the schema)

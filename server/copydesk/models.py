@@ -191,6 +191,10 @@ class Report(db.Model):
     link_count: so.Mapped[int] = so.mapped_column(default=0)
     other_count: so.Mapped[int] = so.mapped_column(default=0)
     previous_report_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("report.id"))
+    # The editor who takes care of it (issue 10); None: unassigned.
+    assignee_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("editor.id"))
+    # Closed as a duplicate of this report (resolution "duplicate").
+    duplicate_of_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("report.id"))
     # Set when filed (and when a repeat reaches a milestone, notify.REPEAT_MILESTONES); the
     # worker turns it into deliveries and clears it in one transaction.
     notify_due: so.Mapped[bool] = so.mapped_column(default=True)
@@ -202,7 +206,11 @@ class Report(db.Model):
     last_submitted_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
 
     site: so.Mapped[Site] = so.relationship()
-    previous_report: so.Mapped[Optional["Report"]] = so.relationship(remote_side=[id])
+    previous_report: so.Mapped[Optional["Report"]] = so.relationship(
+        remote_side=[id], foreign_keys=[previous_report_id])
+    duplicate_of: so.Mapped[Optional["Report"]] = so.relationship(
+        remote_side=[id], foreign_keys=[duplicate_of_id])
+    assignee: so.Mapped[Optional["Editor"]] = so.relationship(foreign_keys=[assignee_id])
     submissions: so.WriteOnlyMapped["Submission"] = so.relationship(
         back_populates="report", passive_deletes=True)
     events: so.WriteOnlyMapped["Event"] = so.relationship(
@@ -219,6 +227,14 @@ class Report(db.Model):
         sa.Index("ix_report_previous_report_id", "previous_report_id",
                  sqlite_where=sa.text("previous_report_id IS NOT NULL"),
                  postgresql_where=sa.text("previous_report_id IS NOT NULL")),
+        # "Mine" and "Unassigned" lists.
+        sa.Index("ix_report_assignee_status_id", "assignee_id", "status", "id"),
+        # "Duplicate of #N" linked back from #N; partial for the same reason as above.
+        sa.Index("ix_report_duplicate_of_id", "duplicate_of_id",
+                 sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),
+                 postgresql_where=sa.text("duplicate_of_id IS NOT NULL")),
+        # The article view: every report on one page, and pages by open reports.
+        sa.Index("ix_report_site_page_key_status", "site_id", "page_key", "status"),
         # The worker's "what is there to announce": partial, so it stays as small as that.
         sa.Index("ix_report_notify_due", "id",
                  sqlite_where=sa.text("notify_due = 1"), postgresql_where=sa.text("notify_due")),
@@ -355,7 +371,13 @@ class Editor(UserMixin, db.Model):
     # Part of the session identity: changing the password rotates it and ends other sessions.
     session_token: so.Mapped[str] = so.mapped_column(
         sa.String(64), default=lambda: secrets.token_hex(16))
+    # The dashboard's language ("en", "ru") and time zone (IANA name); None: from the browser.
+    language: so.Mapped[Optional[str]] = so.mapped_column(sa.String(35))
+    time_zone: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    # The sites an editor belongs to: they see and act on these only (admins on all).
+    sites: so.Mapped[list[Site]] = so.relationship(secondary="editor_site", order_by="Site.name")
 
     def set_password(self, password):
         self.password_hash = generate_password_hash(password, method="scrypt")
@@ -478,3 +500,46 @@ class Event(db.Model):
 
     report: so.Mapped[Report] = so.relationship(back_populates="events")
     editor: so.Mapped[Optional[Editor]] = so.relationship()
+
+
+# Which editors belong to which sites (admins need no rows: they see every site).
+editor_site = sa.Table(
+    "editor_site", db.metadata,
+    sa.Column("editor_id", sa.ForeignKey("editor.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("site_id", sa.ForeignKey("site.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class AuditEntry(db.Model):
+    """The desk's own audit trail, beside each report's events: logins, admin changes to
+    sites and editors, deletions and erasures (which keep no erased text), blocks."""
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    # None: the desk itself, or a login attempt for no known editor.
+    editor_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("editor.id", ondelete="SET NULL"))
+    # What happened, e.g. "login", "login_failed", "site_changed", "report_deleted".
+    action: so.Mapped[str] = so.mapped_column(sa.String(40))
+    # What it happened to, in words that survive its deletion: "site 3 (Daily News)".
+    subject: so.Mapped[str] = so.mapped_column(sa.String(300), default="")
+    # JSON object of details (changed fields, counts); never reader text that was erased.
+    detail_json: so.Mapped[str] = so.mapped_column(sa.Text, default="{}")
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow, index=True)
+
+    editor: so.Mapped[Optional[Editor]] = so.relationship()
+
+
+class SenderBlock(db.Model):
+    """A reader's address (its keyed hash, as submissions keep it) blocked on one site
+    until a time: their sends are answered like accepted ones and stored nowhere."""
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id", ondelete="CASCADE"))
+    ip_hash: so.Mapped[str] = so.mapped_column(sa.String(64))
+    until: so.Mapped[datetime] = so.mapped_column()
+    # The report closed as spam that led to the block, if it still exists.
+    report_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("report.id", ondelete="SET NULL"))
+    created_by_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("editor.id", ondelete="SET NULL"))
+    created_at: so.Mapped[datetime] = so.mapped_column(default=utcnow)
+
+    site: so.Mapped[Site] = so.relationship()
+    created_by: so.Mapped[Optional[Editor]] = so.relationship()
+
+    __table_args__ = (sa.Index("ix_sender_block_site_ip_hash_until", "site_id", "ip_hash", "until"),)

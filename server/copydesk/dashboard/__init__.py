@@ -70,6 +70,48 @@ def status_counts():
     return counts
 
 
+# --- Sites per editor: an editor sees and acts on the sites they belong to, admins on all.
+# Every route, list, count and export goes through these.
+
+def visible_site_ids():
+    """None: every site (an admin); else the ids of the current editor's sites."""
+    if current_user.is_admin:
+        return None
+    return [site.id for site in current_user.sites]
+
+
+def scoped(query, site_column=Report.site_id):
+    """``query`` limited to the current editor's sites (unchanged for admins)."""
+    ids = visible_site_ids()
+    return query if ids is None else query.where(site_column.in_(ids))
+
+
+def can_see_site(site_id):
+    ids = visible_site_ids()
+    return ids is None or site_id in ids
+
+
+def report_or_404(report_id):
+    """The report, if the current editor may see it; else 404 (not 403: whether a report
+    exists on another site is not theirs to learn)."""
+    report = db.session.get(Report, report_id)
+    if report is None or not can_see_site(report.site_id):
+        abort(404)
+    return report
+
+
+def site_or_404(site_id):
+    site = db.session.get(Site, site_id)
+    if site is None or not can_see_site(site.id):
+        abort(404)
+    return site
+
+
+def visible_sites():
+    """The sites the current editor may see, by name."""
+    return db.session.scalars(scoped(sa.select(Site), Site.id).order_by(Site.name)).all()
+
+
 def form_data(form):
     """Form fields with empty values left out, so schema defaults apply."""
     return {k: v for k, v in form.items() if v != ""}
@@ -114,4 +156,5 @@ def all_sites():
 
 
 # The pages register their routes on ``bp`` when imported.
-from . import editors, notifications, reports, sites  # noqa: E402,F401
+from . import (articles, audit, editors, export, moderation, notifications, report_page, reports,  # noqa: E402,F401
+               sites, stats)

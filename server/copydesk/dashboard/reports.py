@@ -9,13 +9,10 @@ from marshmallow import ValidationError
 
 from .. import checks, fragments
 from ..db import db
-from ..models import Event, Refused, Report, Submission
+from ..models import Refused, Report
 from ..schemas import BULK_LIMIT, CHECK_FILTERS, ReportActionSchema, ReportFilterSchema, ReportIdsSchema
 from ..search import text_matches
-from . import ID, all_sites, bp, forget_status_counts, form_data
-
-SUBMISSIONS_SHOWN = 100
-
+from . import ID, all_sites, bp, forget_status_counts, form_data, report_or_404
 
 def _cursor(report, sort):
     return f"{report.submission_count}:{report.id}" if sort == "most" else str(report.id)
@@ -97,25 +94,10 @@ def reports():
                            page_checks=checks.checks_of(row.id for row in rows))
 
 
-@bp.get(f"/reports/<{ID}:report_id>")
-@login_required
-def report(report_id):
-    item = db.get_or_404(Report, report_id)
-    submissions = db.session.scalars(
-        item.submissions.select().order_by(Submission.id.desc()).limit(SUBMISSIONS_SHOWN)).all()
-    events = db.session.scalars(item.events.select().order_by(Event.id)).all()
-    later = db.session.scalars(sa.select(Report).where(Report.previous_report_id == item.id)).all()
-    check = db.session.get(checks.PageCheck, item.id)
-    return render_template("dashboard/report.html", report=item, submissions=submissions,
-                           events=events, later_reports=later, shown=SUBMISSIONS_SHOWN, check=check,
-                           check_queued=db.session.get(checks.CheckRequest, item.id) is not None,
-                           still_there_after_fix=checks.still_there_after_fix(item, check))
-
-
 @bp.post(f"/reports/<{ID}:report_id>/action")
 @login_required
 def report_action(report_id):
-    item = db.get_or_404(Report, report_id)
+    item = report_or_404(report_id)
     back = redirect(url_for("dashboard.report", report_id=item.id))
     try:
         action = ReportActionSchema().load(form_data(request.form))
@@ -159,7 +141,7 @@ bp.add_app_template_filter(checks.word_diff, "word_diff")
 @login_required
 def report_check(report_id):
     """Check the page now, in the request (the fetch gives up after 5 seconds)."""
-    item = db.get_or_404(Report, report_id)
+    item = report_or_404(report_id)
     state = checks.check_report(item)
     forget_status_counts()  # a reverted fix reopens the report
     flash(f"Checked the page: {checks.STATE_SAYS[state]}")

@@ -1,0 +1,1 @@
+"""The report list's filter as CSV or JSON Lines, streamed."""

@@ -1,0 +1,1 @@
+"""Moderation: assignment, spam blocks, deleting a report and erasing a submission."""

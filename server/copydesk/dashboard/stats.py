@@ -1,0 +1,1 @@
+"""Where errors come from and how fast they are fixed: the stats page."""
