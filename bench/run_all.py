@@ -45,6 +45,18 @@ def main():
         if exit_.code:
             print(f"widget_open.py exited with {exit_.code}")
 
+    # Issues 10 and 11: triage by keyboard, queries, the stats page and the export at 1,000,000.
+    for script, title in (("triage_keyboard.py", "Triage by keyboard: keystrokes and page loads per report"),
+                          ("triage_queries.py", "List, search and article view at 1,000,000 submissions"),
+                          ("stats.py", "The stats page at 1,000,000 submissions"),
+                          ("export.py", "Export of 1,000,000 reports: memory and speed")):
+        common.heading(title)
+        try:
+            runpy.run_path(str(BENCH / script), run_name="__main__")
+        except SystemExit as exit_:
+            if exit_.code:
+                print(f"{script} exited with {exit_.code}")
+
     common.heading(f"Summary ({time.monotonic() - started:.0f} s)")
     for backend in common.backends():
         figures = intake_results.get(backend)

@@ -172,8 +172,8 @@ def test_editors_list_set_password_role_and_activation(app, runner, make_editor,
     make_editor("admin@example.com", role="admin", name="Ada")
     make_editor("ed@example.com", role="editor", name="Ed")
     listed = runner.invoke(args=["editors", "list"])
-    assert listed.output.splitlines() == ["admin@example.com\tadmin\tactive\tAda",
-                                          "ed@example.com\teditor\tactive\tEd"]
+    assert listed.output.splitlines() == ["admin@example.com\tadmin\tactive\tAda\tall sites (admin)",
+                                          "ed@example.com\teditor\tactive\tEd\tno site"]
     result = runner.invoke(args=["editors", "set-password", "ED@example.com"], input=f"{PASSWORD}\n{PASSWORD}\n")
     assert result.exit_code == 0 and "Password of ed@example.com changed" in result.output
     assert PASSWORD not in result.output
@@ -182,7 +182,8 @@ def test_editors_list_set_password_role_and_activation(app, runner, make_editor,
         "Editor ed@example.com is now admin.\n"
     assert runner.invoke(args=["editors", "deactivate", "admin@example.com"]).exit_code == 0
     assert runner.invoke(args=["editors", "list"]).output.splitlines() == [
-        "admin@example.com\tadmin\tdeactivated\tAda", "ed@example.com\tadmin\tactive\tEd"]
+        "admin@example.com\tadmin\tdeactivated\tAda\tall sites (admin)",
+        "ed@example.com\tadmin\tactive\tEd\tall sites (admin)"]
     assert runner.invoke(args=["editors", "activate", "admin@example.com"]).exit_code == 0
     assert rows(app, sa.select(Editor.email, Editor.role, Editor.active).order_by(Editor.email)) == [
         ("admin@example.com", "admin", True), ("ed@example.com", "admin", True)]
@@ -271,7 +272,7 @@ def test_help_shows_copydesks_commands_and_the_instance_rule(tmp_path):
     assert "$COPYDESK_INSTANCE_PATH, else\n  ./instance in the current directory" in result.stdout
     assert list(tmp_path.iterdir()) == []  # help alone creates nothing
     for group, subcommands in [("sites", {"add", "list", "remove"}),
-                               ("editors", {"add", "list", "set-password", "activate", "deactivate", "role"})]:
+                               ("editors", {"add", "list", "sites", "set-password", "activate", "deactivate", "role"})]:
         listed = _copydesk(tmp_path, group, "--help").stdout.split("Commands:", 1)[1]
         assert {line.split()[0] for line in listed.splitlines() if line.strip()} == subcommands
 

@@ -152,7 +152,7 @@ def test_detail_shows_selection_in_context_and_submissions(client, logged_in, si
 def test_confirm_close_reopen_and_note_are_audited(client, app, logged_in, site_key):
     [rid] = file(client, site_key, 1)
     assert "Confirmed." in act(client, rid, action="confirm", expected_status="new").text
-    assert "Closed." in act(client, rid, action="close", resolution="fixed", expected_status="confirmed").text
+    assert "Closed as fixed." in act(client, rid, action="close", resolution="fixed", expected_status="confirmed").text
     with app.app_context():
         report = db.session.get(Report, rid)
         assert (report.status, report.resolution, report.group_key) == ("closed", "fixed", None)

@@ -9,7 +9,9 @@ from conftest import csrf_token
 from copydesk.security import DASHBOARD_CSP
 from test_dashboard_access import ROUTES, password_hash, route_url, sign_in, world  # noqa: F401 (fixtures)
 
-GET_PAGES = [endpoint for endpoint, method in ROUTES if method == "GET"]
+# Routes that answer a file to download, not a page: the same headers, no HTML to inspect.
+FILES = {"dashboard.reports_export_csv", "dashboard.reports_export_jsonl"}
+GET_PAGES = [endpoint for endpoint, method in ROUTES if method == "GET" and endpoint not in FILES]
 INLINE_CODE = [
     (re.compile(r"<script\b(?![^>]*\bsrc=)", re.I), "an inline <script>"),
     (re.compile(r"<style\b", re.I), "an inline <style>"),
@@ -47,6 +49,14 @@ def test_every_dashboard_page_has_strict_csp_and_no_inline_code(app, client, wor
     assert response.mimetype == "text/html"
     assert_dashboard_headers(response)
     assert_no_inline_code(response.text)
+
+
+@pytest.mark.parametrize("endpoint", sorted(FILES))
+def test_every_download_has_the_dashboards_headers(app, client, world, endpoint):
+    sign_in(client, "admin")
+    response = client.get(route_url(app, endpoint, world))
+    assert response.status_code == 200 and response.mimetype != "text/html"
+    assert_dashboard_headers(response)
 
 
 def test_login_page_has_strict_csp(client):

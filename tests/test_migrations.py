@@ -1,6 +1,13 @@
 """Upgrading a desk that already has data: what each migration does to existing rows."""
 
+import ast
+import importlib.util
+import sqlite3
+from pathlib import Path
+
 import sqlalchemy as sa
+
+import copydesk
 
 from copydesk.db import db
 from copydesk.models import Report, Site
@@ -73,3 +80,80 @@ def test_upgrade_rebuilds_tables_that_other_rows_point_at(tmp_path):
         assert db.session.execute(sa.select(Site.id, Site.name_key)).all() == [(7, "daily")]
         assert db.session.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
         db.engine.dispose()
+
+
+def test_upgrade_to_search_indexes_existing_reports_and_notes_and_downgrade_drops_it(app):
+    """0009: reports filed before search existed are found by their words and by their
+    readers' notes; downgrading removes the index and its triggers, upgrading again rebuilds."""
+    from flask_migrate import downgrade, upgrade
+
+    from copydesk.search import restrict
+
+    def found(q):
+        # The list's own search path (the /reports page and its bulk actions use it).
+        query, _order = restrict(sa.select(Report.id), q, db.session.get_bind().dialect.name)
+        return set(db.session.scalars(query))
+
+    with app.app_context():
+        downgrade(revision="0008")
+        db.session.execute(sa.text(
+            "INSERT INTO site (id, name, name_key, key, allowed_origins_json, language, max_selection, "
+            "reader_followup, kinds_enabled, check_every_hours, created_at) "
+            "VALUES (7, 'Daily', 'daily', 'key-7', '[]', 'en', 300, false, true, 24, '2026-01-01')"))
+        db.session.execute(sa.text(
+            "INSERT INTO report (id, site_id, group_key, anchor_key, page_url, page_key, title, lang, article_id, "
+            "article_section, article_author, article_published, exact, prefix, suffix, status, submission_count, "
+            "typo_count, fact_count, link_count, other_count, notify_due, announced_count, created_at, updated_at, "
+            "last_submitted_at) VALUES (5, 7, 'g', 'g', 'https://a.example/zürich', 'x', 'Ёлка', '', '', "
+            "'Politics', 'Ann Lee', '', 'teh', '', '', 'new', 1, 0, 0, 0, 0, false, 0, '2026-01-01', "
+            "'2026-01-01', '2026-01-01')"))
+        db.session.execute(sa.text(
+            "INSERT INTO submission (report_id, site_id, idempotency_key, joined, comment, suggestion, created_at) "
+            "VALUES (5, 7, 'reader-key-0001', false, 'Αθήνα', 'the', '2026-01-01')"))
+        db.session.commit()
+        upgrade()
+        assert found("елка") == found("url:zurich") == found("αθηνα") == found("author:lee") == {5}
+        db.session.commit()
+        downgrade(revision="0008")
+        names = set(sa.inspect(db.engine).get_table_names())
+        assert not {name for name in names if name.startswith("report_search")}
+        db.session.execute(sa.text("UPDATE report SET title = 'Palm' WHERE id = 5"))  # no trigger left to fail
+        db.session.commit()
+        upgrade()
+        assert found("palm") == {5} and found("елка") == set()
+        db.session.commit()
+
+
+def _migration(name):
+    """A migration module loaded from its file (its name starts with a digit)."""
+    path = Path(copydesk.__file__).parent / "migrations" / "versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_migrations_import_nothing_from_the_app():
+    """A migration that imports the app's code changes what it does when that code changes,
+    while databases already upgraded keep what it did before: each carries its own copy."""
+    importing = []
+    for path in sorted((Path(copydesk.__file__).parent / "migrations" / "versions").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [alias.name for alias in node.names] if isinstance(node, ast.Import) else [])
+            importing += [(path.name, name) for name in names if name.split(".")[0] == "copydesk"]
+    assert importing == []
+
+
+def test_search_folds_the_query_as_migration_0009_folds_the_index():
+    """The triggers of 0009 fold the indexed text with the migration's frozen table, the
+    search folds the query with search.FOLDS: if they part, words stop being found. Changing
+    the folds takes a new migration that remakes the triggers, and this table with it."""
+    from copydesk import search
+    migration = _migration("0009_search")
+    assert search.FOLDS == migration.FOLDS
+    text = "".join(f"{char}x" for char in search.FOLDS) + " Ёлка Straße Αθήνα"
+    connection = sqlite3.connect(":memory:")
+    folded = connection.execute(migration.sqlite_folded({"t": "?"}), (text,)).fetchone()[0]
+    connection.close()
+    assert folded == search.fold(text)

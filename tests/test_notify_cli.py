@@ -1,6 +1,7 @@
 """``copydesk notify``: rules, author contacts and tests of a site from the command line;
 and the rule every new site starts with."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ import sqlalchemy as sa
 
 from conftest import rows
 from copydesk.db import db
-from copydesk.models import Editor, Site, utcnow
+from copydesk.models import AuditEntry, Editor, Site, utcnow
 from copydesk.notify.models import AuthorContact, Delivery, Preference, Rule
 
 SLACK = "https://hooks.slack.com/services/T0000/B0000/SLACKSECRETPART1234"
@@ -383,3 +384,19 @@ def test_an_author_rule_takes_no_author_to_hear(app, notify, site):
     assert result.exit_code == 2 and "takes no author to hear" in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Rule)) == 0
+
+
+def test_rule_changes_from_the_cli_are_audited_without_secrets(app, notify, site):
+    added = notify("add", site, "webhook", "https://hooks.example.com/")
+    rotated = notify("rotate-secret", site, "1")
+    assert notify("remove", site, "1").exit_code == 0
+    printed = re.findall(r"whsec_[A-Za-z0-9+/=]+", added.stdout + rotated.stdout)
+    assert len(printed) == 2
+    with app.app_context():
+        entries = db.session.execute(sa.select(AuditEntry.action, AuditEntry.editor_id, AuditEntry.subject,
+                                               AuditEntry.detail_json).order_by(AuditEntry.id)).all()
+    assert [(action, editor_id) for action, editor_id, _, _ in entries] == [
+        ("notification_rule_added", None), ("notification_secret_rotated", None),
+        ("notification_rule_removed", None)]
+    assert all("The Daily" in subject and '"via": "cli"' in detail for _, _, subject, detail in entries)
+    assert not any(secret in detail for secret in printed for *_, detail in entries)

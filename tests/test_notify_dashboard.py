@@ -180,7 +180,7 @@ def test_new_secret_is_shown_once_and_the_old_one_kept_for_a_day(app, admin, sit
     assert previous == "whsec_old" and new.startswith("whsec_") and new != previous
     assert abs(until - (utcnow() + timedelta(hours=24))) < timedelta(minutes=1)
     assert f'<code class="secret">{new}</code>' in response.text
-    assert f"The previous secret also signs each message until {until:%Y-%m-%d %H:%M} UTC." in response.text
+    assert f'The previous secret also signs each message until <time datetime="{until:%Y-%m-%dT%H:%M:%S}Z"' in response.text
     assert new not in admin.get(page_url(site_id)).text
 
 

@@ -157,7 +157,7 @@ def test_closing_as_fixed_owes_each_reader_with_an_address_one_thank_you(app, cl
     other = send(client, followup_key, "reader-other-004", exact="another error")  # another report
     submissions = dict(rows(app, sa.select(Submission.idempotency_key, Submission.id)))
 
-    assert "Closed." in act(client, report_id, action="close", resolution="fixed").text
+    assert "Closed as fixed." in act(client, report_id, action="close", resolution="fixed").text
 
     with app.app_context():
         site_id = db.session.scalar(sa.select(Site.id))
@@ -175,9 +175,10 @@ def test_closing_as_fixed_owes_each_reader_with_an_address_one_thank_you(app, cl
 def test_any_other_resolution_erases_the_addresses_at_once(app, client, logged_in, followup_key, resolution):
     report_id = send(client, followup_key, "reader-one-00001")
     send(client, followup_key, "reader-two-00002", email="second@example.net")
-    send(client, followup_key, "reader-other-003", exact="another error")
+    other = send(client, followup_key, "reader-other-003", exact="another error")
 
-    act(client, report_id, action="close", resolution=resolution)
+    act(client, report_id, action="close", resolution=resolution,
+        **({"duplicate_of": other} if resolution == "duplicate" else {}))
 
     assert deliveries(app) == []
     assert reader_emails(app) == {"reader-one-00001": None, "reader-two-00002": None,

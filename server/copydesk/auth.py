@@ -10,14 +10,17 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user, login_required, login_user, logout_user
 from limits import parse_many
 from marshmallow import ValidationError
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .audit import record
 from .db import db
-from .extensions import address_key, login_manager, wait_words
+from .extensions import address_key, login_manager
+from .i18n import wait_words
 from .intake import hash_ip
 from .models import Editor, EditorSession, LoginAttempt, utcnow
 from .security import for_readers, keyed_hash
@@ -25,7 +28,8 @@ from .security import for_readers, keyed_hash
 bp = Blueprint("auth", __name__)
 
 login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to see the reports."
+login_manager.login_message = lazy_gettext("Please log in to see the reports.")
+login_manager.localize_callback = str  # the flash is stored in the session: plain text
 login_manager.session_protection = "basic"
 
 SESSION_KEY = "editor_session"  # the cookie's key for the session row's token
@@ -110,7 +114,8 @@ class LoginThrottled(TooManyRequests):
     """Too many password attempts; ``description`` says from where and how long to wait."""
 
     def __init__(self, reason, seconds):
-        super().__init__(f"{reason} Please wait {wait_words(seconds)} and try again.", retry_after=seconds)
+        super().__init__(gettext("%(reason)s Please wait %(wait)s and try again.", reason=reason,
+                                 wait=wait_words(seconds)), retry_after=seconds)
         self.seconds = seconds
 
 
@@ -164,14 +169,14 @@ def checked_password(email, password):
         earlier = sa.and_(LoginAttempt.id != attempt.id,
                           LoginAttempt.created_at >= now - timedelta(seconds=window.get_expiry()))
         refuse_if_over(sa.and_(earlier, LoginAttempt.address_hash == address, LoginAttempt.outcome != "refused"),
-                       window, "Too many login attempts from your address.")
+                       window, gettext("Too many login attempts from your address."))
         failed_here = sa.select(LoginAttempt.id).where(
             earlier, LoginAttempt.account_hash == account, LoginAttempt.address_hash == address,
             LoginAttempt.outcome == "failed").limit(1)
         if db.session.scalar(failed_here) is not None:
             refuse_if_over(sa.and_(earlier, LoginAttempt.account_hash == account,
                                    LoginAttempt.outcome.in_(("pending", "failed"))),
-                           window, "Too many login attempts for this account.")
+                           window, gettext("Too many login attempts for this account."))
 
     editor = Editor.find(email)
     if editor is None:
@@ -190,8 +195,9 @@ def change_password(editor, current_password, new_password):
     ValidationError (wrong current password) or LoginThrottled. ``editor`` is an Editor,
     not the ``current_user`` proxy (login_user would make the proxy point at itself)."""
     if checked_password(editor.email, current_password) is None:
-        raise ValidationError({"current_password": ["That is not your current password."]})
+        raise ValidationError({"current_password": [gettext("That is not your current password.")]})
     editor.set_password(new_password)
+    record("password_changed", editor, by=editor)
     mine = _session_row()
     others = EditorSession.editor_id == editor.id
     if mine is not None:
@@ -232,15 +238,28 @@ def login():
             error, status, headers = throttled.description, 429, {"Retry-After": str(throttled.seconds)}
         else:
             if editor is not None:
-                start_session(editor)
+                record("login", editor, by=editor)
+                start_session(editor)  # commits the entry with the session
                 return redirect(safe_next(request.args.get("next")) or url_for("dashboard.reports"))
-            error, status = "Wrong email or password.", 401
+            _record_failed_login(email)
+            error, status = gettext("Wrong email or password."), 401
     return render_template("auth/login.html", error=error, email=email), status, headers
+
+
+def _record_failed_login(email):
+    """A failed login, naming the editor whose account it was for. What was typed for no
+    editor is not kept: it may be a mistyped password or someone's private address."""
+    editor = Editor.find(email)
+    record("login_failed", editor if editor is not None else "", by=None,
+           address=hash_ip(address_key(request.remote_addr))[:12], known_editor=editor is not None)
+    db.session.commit()
 
 
 @bp.post("/logout")
 @login_required
 def logout():
+    record("logout", current_user, by=current_user)
     end_session()
-    flash("You are logged out.")
+    db.session.commit()  # the entry, also when the session row was gone already
+    flash(gettext("You are logged out."))
     return redirect(url_for("auth.login"))

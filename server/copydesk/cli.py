@@ -7,11 +7,13 @@ import socket
 import click
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
+from flask_babel import gettext as _
 from flask.cli import ScriptInfo, with_appcontext
 from flask_migrate.cli import db as db_commands
 
+from .audit import record
 from .db import db
-from .models import ROLES, Editor, Refused, Site
+from .models import ROLE_LABELS, ROLES, Editor, Refused, Site
 
 
 def _create_app():
@@ -56,7 +58,7 @@ def _host_port(bind):
     if not colon or "]" in port:  # no port: gunicorn's default
         host, port = bind, "8000"
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.UsageError(f"{bind!r} is not an address like 127.0.0.1:5000.")
+        raise click.UsageError(_("%(bind)r is not an address like 127.0.0.1:5000.", bind=bind))
     return host, int(port)
 
 
@@ -82,12 +84,12 @@ def desk_url(warn=None):
         return request.url_root.rstrip("/")
     url = _bind_url()
     if url is None:
-        raise click.UsageError("COPYDESK_BIND is a socket file: set COPYDESK_PUBLIC_URL to the address "
-                               "readers' browsers reach Copydesk at.")
+        raise click.UsageError(_("COPYDESK_BIND is a socket file: set COPYDESK_PUBLIC_URL to the address "
+                                 "readers' browsers reach Copydesk at."))
     (warn or functools.partial(click.echo, err=True))(
-        f"Warning: COPYDESK_PUBLIC_URL is not set, so the addresses below use {url}, where "
-        "`copydesk serve` listens (COPYDESK_BIND). Set COPYDESK_PUBLIC_URL to the address "
-        "readers' browsers reach Copydesk at.")
+        _("Warning: COPYDESK_PUBLIC_URL is not set, so the addresses below use %(url)s, where "
+          "`copydesk serve` listens (COPYDESK_BIND). Set COPYDESK_PUBLIC_URL to the address "
+          "readers' browsers reach Copydesk at.", url=url))
     return url
 
 
@@ -127,9 +129,12 @@ def sites_add(name, origins, language, reader_followup, kinds):
         site.save()
     except Refused as err:
         raise refusal(err) from None
-    click.echo(f"Site {site.name!r} added.")
-    click.echo(f"Key: {site.key}")
-    click.echo("Embed snippet (put it in your article template):")
+    from .dashboard.sites import site_fields
+    record("site_added", site, via="cli", **site_fields(site))
+    db.session.commit()
+    click.echo(_("Site %(name)r added.", name=site.name))
+    click.echo(_("Key: %(key)s", key=site.key))
+    click.echo(_("Embed snippet (put it in your article template):"))
     click.echo(site.embed_snippet(base))
 
 
@@ -149,15 +154,16 @@ def sites_remove(site, yes):
     """Remove SITE (its key or name) with all its reports."""
     found = Site.find(site)
     if found is None:
-        raise click.ClickException(f"No site has the key or name {site!r}.")
+        raise click.ClickException(_("No site has the key or name %(site)r.", site=site))
     count = found.report_count()
     if not yes:
-        click.confirm(f"Remove the site {found.name!r} and its {count} report(s), with their "
-                      "submissions and audit trail? This cannot be undone.", abort=True)
+        click.confirm(_("Remove the site %(name)r and its %(num)d report(s), with their submissions and "
+                        "audit trail? This cannot be undone.", name=found.name, num=count), abort=True)
     name = found.name
     removed = found.remove()
+    record("site_removed", found, via="cli", reports=removed)
     db.session.commit()
-    click.echo(f"Site {name!r} removed with {removed} report(s).")
+    click.echo(_("Site %(name)r removed with %(num)d report(s).", name=name, num=removed))
 
 
 def usage_error(err):
@@ -179,17 +185,35 @@ def _checked_password(password):
 def _editor(email):
     editor = Editor.find(email)
     if editor is None:
-        raise click.ClickException(f"No editor has the email {Editor.normalize_email(email)}.")
+        raise click.ClickException(_("No editor has the email %(email)s.", email=Editor.normalize_email(email)))
     return editor
+
+
+def _sites(names_or_keys):
+    """The sites named (by key or name), each once; a usage error names one that is not a site."""
+    found = []
+    for wanted in names_or_keys:
+        site = Site.find(wanted)
+        if site is None:
+            raise click.UsageError(_("No site has the key or name %(site)r. See `copydesk sites list`.", site=wanted))
+        if site not in found:
+            found.append(site)
+    return found
+
+
+def _site_names(editor):
+    return _("all sites (admin)") if editor.is_admin else ", ".join(site.name for site in editor.sites) or _("no site")
 
 
 @editors.command("add")
 @click.argument("email")
 @click.option("--admin", is_flag=True, help="Give the editor the admin role (manage sites and editors).")
 @click.option("--name", default="", help="Name shown in the audit trail.")
+@click.option("--site", "site_names", multiple=True,
+              help="A site (its name or key) the editor sees and acts on. Repeatable. Admins see every site.")
 @click.password_option(help="The password (asked for if not given).")
 @needs_schema
-def editors_add(email, admin, name, password):
+def editors_add(email, admin, name, site_names, password):
     """Add an editor who can log into the dashboard."""
     from marshmallow import ValidationError
 
@@ -198,20 +222,46 @@ def editors_add(email, admin, name, password):
         data = EditorSchema().load({"email": email, "name": name, "role": "admin" if admin else "editor"})
     except ValidationError as err:
         raise usage_error(err) from None
+    chosen = _sites(site_names)
     try:
         editor = Editor.create(data["email"], _checked_password(password), name=data["name"], role=data["role"])
     except Refused as err:
         raise click.UsageError(str(err)) from None
-    click.echo(f"Editor {editor.email} added as {editor.role}.")
+    editor.sites = chosen
+    record("editor_added", editor, via="cli", role=editor.role, sites=[site.name for site in chosen])
+    db.session.commit()
+    click.echo(_("Editor %(email)s added as %(role)s.", email=editor.email, role=ROLE_LABELS[editor.role]))
+    click.echo(_("Sites: %(sites)s.", sites=_site_names(editor)))
+    if not editor.is_admin and not chosen:
+        click.echo(_("They see no reports until they belong to a site: %(command)s.",
+                     command="`copydesk editors sites " + editor.email + " --add SITE`"))
 
 
 @editors.command("list")
 @needs_schema
 def editors_list():
-    """List editors: email, role, active or not, name."""
+    """List editors: email, role, active or not, name, sites."""
     for editor in db.session.scalars(sa.select(Editor).order_by(Editor.email)):
         state = "active" if editor.active else "deactivated"
-        click.echo(f"{editor.email}\t{editor.role}\t{state}\t{editor.name}")
+        click.echo(f"{editor.email}\t{editor.role}\t{state}\t{editor.name}\t{_site_names(editor)}")
+
+
+@editors.command("sites")
+@click.argument("email")
+@click.option("--add", "added", multiple=True, help="A site (name or key) to add the editor to. Repeatable.")
+@click.option("--remove", "removed", multiple=True, help="A site (name or key) to take the editor off. Repeatable.")
+@needs_schema
+def editors_sites(email, added, removed):
+    """Show EMAIL's sites, or change them with --add and --remove."""
+    from .dashboard.editors import set_sites
+    editor = _editor(email)
+    adding, removing = _sites(added), _sites(removed)
+    if set(adding) & set(removing):
+        raise click.UsageError(_("A site cannot be both added and removed."))
+    if set_sites(editor, [site for site in editor.sites if site not in removing] +
+                 [site for site in adding if site not in editor.sites], via="cli"):
+        db.session.commit()
+    click.echo(f"{editor.email}: {_site_names(editor)}")
 
 
 @editors.command("set-password")
@@ -222,8 +272,9 @@ def editors_set_password(email, password):
     """Set EMAIL's password; their other sessions end."""
     editor = _editor(email)
     editor.set_password(_checked_password(password))
+    record("editor_password_reset", editor, via="cli")
     db.session.commit()
-    click.echo(f"Password of {editor.email} changed; their sessions have ended.")
+    click.echo(_("Password of %(email)s changed; their sessions have ended.", email=editor.email))
 
 
 def _change_editor(email, change, done):
@@ -235,11 +286,14 @@ def _change_editor(email, change, done):
     except Refused as err:
         raise refusal(err) from None
     db.session.commit()
-    click.echo(f"Editor {editor.email} {done}.")
+    click.echo(done(editor))
 
 
 def _set_active(email, flag):
-    _change_editor(email, lambda editor: editor.set_active(flag), "activated" if flag else "deactivated")
+    from .dashboard.editors import change_active
+    _change_editor(email, lambda editor: change_active(editor, flag, via="cli"),
+                   lambda editor: (_("Editor %(email)s activated.", email=editor.email) if flag
+                                   else _("Editor %(email)s deactivated.", email=editor.email)))
 
 
 @editors.command("deactivate")
@@ -264,7 +318,9 @@ def editors_activate(email):
 @needs_schema
 def editors_role(email, role):
     """Give EMAIL the role admin or editor (the last admin stays)."""
-    _change_editor(email, lambda editor: editor.set_role(role), f"is now {role}")
+    from .dashboard.editors import change_role
+    _change_editor(email, lambda editor: change_role(editor, role, via="cli"),
+                   lambda editor: _("Editor %(email)s is now %(role)s.", email=editor.email, role=ROLE_LABELS[role]))
 
 
 @click.command("demo")
@@ -282,14 +338,15 @@ def demo_command(origins):
         site, email, password = seed_demo([base, *([server] if server else []), *origins])
     except ValidationError as err:
         raise usage_error(err) from None
-    click.echo(f"Demo article:   {base}/demo/ (served by `copydesk run`, or with COPYDESK_DEMO=true)")
-    click.echo(f"Dashboard:      {base}/login")
-    click.echo(f"Editor email:   {email}")
+    click.echo(_("Demo article:   %(url)s (served by `copydesk run`, or with COPYDESK_DEMO=true)", url=base + "/demo/"))
+    click.echo(_("Dashboard:      %(url)s", url=base + "/login"))
+    click.echo(_("Editor email:   %(email)s", email=email))
     if password:
-        click.echo(f"Password:       {password}")
+        click.echo(_("Password:       %(password)s", password=password))
     else:
-        click.echo(f"Password:       unchanged (set one with `copydesk editors set-password {email}`)")
-    click.echo(f"Demo site key:  {site.key}")
+        click.echo(_("Password:       unchanged (set one with %(command)s)",
+                     command="`copydesk editors set-password " + email + "`"))
+    click.echo(_("Demo site key:  %(key)s", key=site.key))
 
 
 @click.command("purge")
@@ -303,11 +360,12 @@ def purge_command(days):
     if days is None:
         days = current_app.config["RETENTION_DAYS"]
     if days is None:
-        raise click.UsageError("Give --older-than DAYS or set COPYDESK_RETENTION_DAYS.")
+        raise click.UsageError(_("Give --older-than DAYS or set COPYDESK_RETENTION_DAYS."))
     erased = purge(days)
-    click.echo(f"Erased personal fields of {erased['submissions']} submission(s) older than {days} days, "
-               f"and {erased['reader_addresses']} reader address(es); deleted {erased['deliveries']} "
-               "finished notification message(s).")
+    click.echo(_("Erased personal fields of %(submissions)d submission(s) older than %(days)d days, and "
+                 "%(addresses)d reader address(es); deleted %(deliveries)d finished notification message(s).",
+                 submissions=erased["submissions"], days=days, addresses=erased["reader_addresses"],
+                 deliveries=erased["deliveries"]))
 
 
 @click.command("run")
@@ -346,7 +404,7 @@ def run_command(bind, debug, no_worker):
         app.config["DEMO"] = True
     address = _host_port(bind or app.config["BIND"])
     if address is None:
-        raise click.UsageError("The development server listens on an address like 127.0.0.1:5000 only.")
+        raise click.UsageError(_("The development server listens on an address like 127.0.0.1:5000 only."))
     host, port = address
     configure_app_logging()
     # SIGTERM ends the server as Ctrl+C does, so the worker is stopped with it.

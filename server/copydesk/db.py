@@ -31,5 +31,3 @@ def configure_sqlite(engine, synchronous="NORMAL"):
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-        from .search import sqlite_casefold
-        dbapi_connection.create_function("casefold", 1, sqlite_casefold, deterministic=True)

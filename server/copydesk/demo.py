@@ -4,6 +4,7 @@ import secrets
 
 from flask import Blueprint, abort, current_app, render_template, request
 
+from .db import db
 from .models import Editor, Site
 from .schemas import SiteSchema
 
@@ -24,10 +25,14 @@ def seed_demo(origins, password=None):
         "reader_followup": bool(site.reader_followup), "kinds_enabled": bool(site.kinds_enabled),
         "origins": "\n".join([*site.allowed_origins, *origins])}))
     site.save()
-    if Editor.find(DEMO_EDITOR_EMAIL) is not None:
-        return site, DEMO_EDITOR_EMAIL, None
-    password = password or secrets.token_urlsafe(12)
-    Editor.create(DEMO_EDITOR_EMAIL, password, name="Demo Editor", role="admin")
+    editor, password = Editor.find(DEMO_EDITOR_EMAIL), None
+    if editor is None:
+        password = password or secrets.token_urlsafe(12)
+        editor = Editor.create(DEMO_EDITOR_EMAIL, password, name="Demo Editor", role="admin")
+    # A member too, so the demo site stays theirs should someone make them a plain editor.
+    if site not in editor.sites:
+        editor.sites.append(site)
+        db.session.commit()
     return site, DEMO_EDITOR_EMAIL, password
 
 

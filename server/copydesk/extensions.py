@@ -56,9 +56,10 @@ def seconds_until(reset_time):
 
 
 def wait_words(seconds):
-    """How long to wait, rounded up, in plain words: "1 minute", "4 minutes", "3 hours"."""
-    minutes = -(-seconds // 60)
-    if minutes <= 90:
-        return f"{minutes} minute" + ("s" if minutes != 1 else "")
-    hours = -(-minutes // 60)
-    return f"{hours} hours"
+    """How long to wait, rounded up, in plain English words ("1 minute", "4 minutes", "3
+    hours"): the widget's API answers in English (the widget words its messages itself)."""
+    from flask_babel import force_locale
+
+    from .i18n import wait_words as words
+    with force_locale("en"):
+        return words(seconds)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import limits
+from . import blocks, limits
 from .db import db
 from .models import KINDS, Report, Site, Submission, utcnow
 from .notify.models import REPEAT_MILESTONES
@@ -178,8 +178,9 @@ def find_replay(site, key):
 def file_report(data, origin, ip_hash, user_agent):
     """File a valid send (a loaded ``ReportSchema``) from a page at ``origin``: raises an
     ``IntakeError`` or ``limits.RateLimited``, or answers ``Filed`` once the send is
-    committed. A filled honeypot is checked like any send and answered as a real send
-    would be, but not stored."""
+    committed. A filled honeypot, or a send from a sender blocked on the site
+    (``blocks``), is checked like any send and answered as a real send would be, but not
+    stored."""
     return _writer().file(_Send(data, origin, ip_hash, (user_agent or "")[:400] or None,
                                 limits.site_windows(data["site"])))
 
@@ -257,6 +258,10 @@ def _file_batch(connection, sends, decoys):
     """Check each send against its site and its site's limits, and store those to keep:
     answers a ``Filed`` or an exception for each send, in order."""
     sites = _find_sites(connection, {send.data["site"] for send in sends})
+    # One indexed lookup per batch, exact across processes (a cache would let a lifted or new
+    # block lag behind in other workers); a table with no blocks answers at once.
+    blocked = blocks.blocked_senders(connection, [(sites[send.data["site"]].id, send.ip_hash)
+                                                  for send in sends if send.data["site"] in sites])
     outcomes, to_store, filings, baited = [None] * len(sends), [], [], []
     pending = Counter()  # reports of this batch each site's limits must leave room for
     for index, send in enumerate(sends):
@@ -271,6 +276,9 @@ def _file_batch(connection, sends, decoys):
             continue
         if filing.data["website"]:  # only bots see the honeypot field
             logger.info("honeypot: dropped a report for site %s", site.id)
+            baited.append((index, filing))
+        elif (site.id, filing.ip_hash) in blocked:  # answered as the honeypot is, so it cannot tell
+            logger.info("blocked sender: dropped a report for site %s", site.id)
             baited.append((index, filing))
         else:
             pending[site.id] += 1
@@ -304,7 +312,9 @@ class _Decoys:
             report = connection.execute(_OPEN_REPORT, {"group": filing.anchor_key}).first()
             earlier = self._told.get(filing.anchor_key)
             if report is not None:
-                filed = Filed(report.id, True, report.submission_count + 1, False)
+                # Counts on from the last one told too, as a reader's repeats grow the stored one.
+                told = earlier.count if earlier is not None and earlier.id == report.id else 0
+                filed = Filed(report.id, True, max(report.submission_count, told) + 1, False)
             elif earlier is not None:
                 filed = Filed(earlier.id, True, earlier.count + 1, False)
             else:

@@ -8,6 +8,8 @@ from typing import Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_login import UserMixin
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -17,9 +19,16 @@ from .text import origin_of, storable
 STATUSES = ("new", "confirmed", "closed")
 RESOLUTIONS = ("fixed", "not_an_error", "spam", "duplicate")
 ROLES = ("admin", "editor")
+# The values above in the editor's language, where the dashboard and emails show them
+# (forms, URLs and exports keep the English values).
+STATUS_LABELS = {"new": lazy_gettext("new"), "confirmed": lazy_gettext("confirmed"), "closed": lazy_gettext("closed")}
+RESOLUTION_LABELS = {"fixed": lazy_gettext("fixed"), "not_an_error": lazy_gettext("not an error"),
+                     "spam": lazy_gettext("spam"), "duplicate": lazy_gettext("duplicate")}
+ROLE_LABELS = {"admin": lazy_gettext("admin"), "editor": lazy_gettext("editor")}
 # What readers may say a mistake is (optional, issue 13); each report counts each kind.
 KINDS = ("typo", "fact", "link", "other")
-KIND_LABELS = {"typo": "typo", "fact": "wrong fact", "link": "broken link or image", "other": "other"}
+KIND_LABELS = {"typo": lazy_gettext("typo"), "fact": lazy_gettext("wrong fact"),
+               "link": lazy_gettext("broken link or image"), "other": lazy_gettext("other")}
 # The languages the widget speaks, each named in itself: a site may choose one, or follow
 # each page's own language (None).
 LANGUAGES = {"en": "English", "ru": "Русский", "uk": "Українська", "kk": "Қазақша", "be": "Беларуская",
@@ -36,6 +45,11 @@ def utcnow():
 
 class Refused(ValueError):
     """A change the desk's rules refuse; the message says why, in words for the person asking."""
+
+
+# One answer for an editor the desk does not have and one who may not see the site: no name
+# of another site's editor is given away.
+NO_SUCH_EDITOR = lazy_gettext("There is no such editor. Go back, reload the page and choose again.")
 
 
 def _save(row, refusal):
@@ -133,7 +147,7 @@ class Site(db.Model):
 
     @staticmethod
     def _name_taken(name):
-        return Refused(f"A site named “{name}” exists already.")
+        return Refused(_("A site named “%(name)s” exists already.", name=name))
 
     def report_count(self):
         return db.session.scalar(sa.select(sa.func.count()).select_from(Report).where(Report.site_id == self.id))
@@ -141,8 +155,10 @@ class Site(db.Model):
     def remove(self):
         """Delete the site with its reports, their submissions and audit trail; returns how
         many reports went. The caller commits."""
+        from . import search
         reports = sa.select(Report.id).where(Report.site_id == self.id).scalar_subquery()
         count = self.report_count()
+        search.forget(sa.select(Report.id).where(Report.site_id == self.id))
         db.session.execute(sa.delete(Event).where(Event.report_id.in_(reports)))
         db.session.execute(sa.delete(Submission).where(Submission.site_id == self.id))
         # Reports of other sites never point here, but this site's own may point at each other.
@@ -235,6 +251,12 @@ class Report(db.Model):
                  postgresql_where=sa.text("duplicate_of_id IS NOT NULL")),
         # The article view: every report on one page, and pages by open reports.
         sa.Index("ix_report_site_page_key_status", "site_id", "page_key", "status"),
+        # The stats page: reports per day in a period; open reports by site, section and author.
+        sa.Index("ix_report_created_at_site_status", "created_at", "site_id", "status", "resolution"),
+        sa.Index("ix_report_site_section_author_status", "site_id", "article_section", "article_author", "status"),
+        # The article view by article id (most reports have none: partial, like the others).
+        sa.Index("ix_report_site_article_id_status_id", "site_id", "article_id", "status", "id",
+                 sqlite_where=sa.text("article_id <> ''"), postgresql_where=sa.text("article_id <> ''")),
         # The worker's "what is there to announce": partial, so it stays as small as that.
         sa.Index("ix_report_notify_due", "id",
                  sqlite_where=sa.text("notify_due = 1"), postgresql_where=sa.text("notify_due")),
@@ -244,18 +266,24 @@ class Report(db.Model):
 
     def confirm(self, by):
         if self.status != "new":
-            raise Refused("Only a new report can be confirmed.")
+            raise Refused(_("Only a new report can be confirmed."))
         self._change("status", "confirmed", by)
 
-    def close(self, resolution, by):
+    def close(self, resolution, by, duplicate_of=None):
+        """Close with a resolution; "duplicate" names the report it repeats (a Report or its id)."""
         if self.status == "closed":
-            raise Refused("This report is already closed.")
+            raise Refused(_("This report is already closed."))
         if resolution not in RESOLUTIONS:
-            raise Refused(f"Choose a resolution: {', '.join(RESOLUTIONS)}.")
+            raise Refused(_("Choose a resolution: %(resolutions)s.", resolutions=", ".join(RESOLUTIONS)))
+        original = self._original(duplicate_of) if resolution == "duplicate" else None
+        if resolution != "duplicate" and duplicate_of not in (None, ""):
+            raise Refused(_("Only a report closed as a duplicate names another report."))
         from . import checks
         from .notify import readers
         self._change("status", "closed", by)
         self._change("resolution", resolution, by)
+        if original is not None:
+            self._change("duplicate_of_id", original.id, by, kind="duplicate_of")
         if resolution == "fixed":
             # The error is gone: a later sighting is a new report, not a repeat of this one.
             self.group_key = None
@@ -267,18 +295,44 @@ class Report(db.Model):
             # Nobody will write to them: the addresses go now.
             readers.forget_addresses(self)
 
+    def _original(self, duplicate_of):
+        """The report this one repeats: another report of the same site that is not, through
+        a chain of duplicates, a duplicate of this one."""
+        if isinstance(duplicate_of, Report):
+            duplicate_of = duplicate_of.id
+        try:
+            original_id = int(duplicate_of)
+        except (TypeError, ValueError):
+            raise Refused(_("Give the number of the report this one duplicates.")) from None
+        original = db.session.get(Report, original_id) if 0 < original_id < 2**63 else None
+        if original is None or original.site_id != self.site_id:
+            raise Refused(_("There is no report #%(id)s on this site.", id=original_id))
+        if original.id == self.id:
+            raise Refused(_("A report cannot be a duplicate of itself."))
+        seen, step = {original.id}, original
+        while step.duplicate_of_id is not None:
+            if step.duplicate_of_id == self.id:
+                raise Refused(_("Report #%(id)s is itself a duplicate of this one.", id=original.id))
+            if step.duplicate_of_id in seen:
+                break  # an older loop the rule did not exist to stop; not this report's
+            seen.add(step.duplicate_of_id)
+            step = db.session.get(Report, step.duplicate_of_id)
+        return original
+
     def reopen(self, by):
         """Back to the status it had before it was closed; it gathers repeats again unless a
         newer report of the same error gathers them now."""
         from .notify import readers
         if self.status != "closed":
-            raise Refused("Only a closed report can be reopened.")
+            raise Refused(_("Only a closed report can be reopened."))
         readers.cancel_thanks(self)  # not fixed after all: no thank-you goes out
         before = db.session.scalar(
             self.events.select().where(Event.kind == "status", Event.to_value == "closed")
             .order_by(Event.id.desc()).limit(1).with_only_columns(Event.from_value))
         self._change("status", before if before in ("new", "confirmed") else "new", by)
         self._change("resolution", None, by)
+        if self.duplicate_of_id is not None:
+            self._change("duplicate_of_id", None, by, kind="duplicate_of")
         if self.group_key is None:
             try:
                 # A savepoint: a sighting filed meanwhile may hold the key; then it keeps it.
@@ -287,16 +341,60 @@ class Report(db.Model):
             except sa.exc.IntegrityError:
                 self.group_key = None
 
+    def assign(self, editor, by):
+        """Give the report to ``editor`` (None: to nobody). Only an active editor who sees the
+        report's site may take it; they hear of it by email, unless they took it themselves."""
+        from .notify import deliveries
+        if editor is not None and not editor.sees_site(self.site_id):
+            raise Refused(str(NO_SUCH_EDITOR))
+        if (editor.id if editor is not None else None) == self.assignee_id:
+            return
+        deliveries.cancel_assignment(self)  # a message still owed to the one before goes unsent
+        self._change("assignee_id", editor.id if editor is not None else None, by, kind="assignee")
+        self.assignee = editor
+        if editor is not None and (by is None or by.id != editor.id):
+            deliveries.announce_assignment(self, editor)
+
+    def delete(self, by):
+        """Delete the report with everything about it (an admin's decision, audited without its
+        text). Reports linking to it ("seen again", "duplicate of") lose the link. The caller
+        commits."""
+        from . import search
+        from .audit import record
+        from .checks.models import CheckRequest, PageCheck
+        from .notify.deliveries import cancel_for_report
+        from .notify.models import DeliveryItem
+        if by is None or not by.is_admin:
+            raise Refused(_("Only an admin can delete a report."))
+        record("report_deleted", f"report {self.id} ({self.site.name})", by, report_id=self.id,
+               site_id=self.site_id, submissions=self.submission_count, status=self.status,
+               resolution=self.resolution)
+        cancel_for_report(self)
+        search.forget([self.id])
+        for table, column in ((DeliveryItem, DeliveryItem.report_id), (PageCheck, PageCheck.report_id),
+                              (CheckRequest, CheckRequest.report_id), (Event, Event.report_id),
+                              (Submission, Submission.report_id)):
+            db.session.execute(sa.delete(table).where(column == self.id),
+                               execution_options={"synchronize_session": False})
+        for column in (Report.previous_report_id, Report.duplicate_of_id):
+            db.session.execute(sa.update(Report).where(column == self.id).values({column.key: None}),
+                               execution_options={"synchronize_session": False})
+        db.session.execute(sa.update(SenderBlock).where(SenderBlock.report_id == self.id).values(report_id=None),
+                           execution_options={"synchronize_session": False})
+        db.session.delete(self)
+
     def add_note(self, note, by):
         if not note.strip():
-            raise Refused("Write a note.")
+            raise Refused(_("Write a note."))
         db.session.add(Event(report_id=self.id, editor_id=by.id, kind="note", note=note))
         self.updated_at = utcnow()
 
-    def _change(self, field, value, by):
+    def _change(self, field, value, by, kind=None):
         # by=None: the desk itself (a page check that found a fix reverted).
-        db.session.add(Event(report_id=self.id, editor_id=by.id if by is not None else None, kind=field,
-                             from_value=getattr(self, field), to_value=value))
+        before = getattr(self, field)
+        db.session.add(Event(report_id=self.id, editor_id=by.id if by is not None else None, kind=kind or field,
+                             from_value=None if before is None else str(before),
+                             to_value=None if value is None else str(value)))
         setattr(self, field, value)
         self.updated_at = utcnow()
 
@@ -352,6 +450,9 @@ class Submission(db.Model):
         sa.UniqueConstraint("site_id", "idempotency_key"),
         # A report's latest submissions, newest first, without sorting all of them.
         sa.Index("ix_submission_report_id_id", "report_id", "id"),
+        # The report page's suggestions, counted; partial: most submissions suggest nothing.
+        sa.Index("ix_submission_report_id_suggested", "report_id",
+                 sqlite_where=sa.text("suggestion <> ''"), postgresql_where=sa.text("suggestion <> ''")),
     )
 
     @property
@@ -359,6 +460,34 @@ class Submission(db.Model):
         """The reader's address as editors see it (j•••@example.com); "" if none."""
         from .notify.readers import mask
         return mask(self.reader_email)
+
+    def erase(self, by):
+        """Erase this reader's submission at their request (an admin's action, audited without
+        its text) and recount its report. The last one erased deletes the report too: the
+        report's words are what that reader sent, and an erasure keeps none of it. The caller
+        commits; answers whether the report went."""
+        from .audit import record
+        from .notify.deliveries import cancel_for_submission
+        if by is None or not by.is_admin:
+            raise Refused(_("Only an admin can erase a submission."))
+        report = self.report
+        record("submission_erased", f"report {report.id} ({report.site.name})", by, report_id=report.id,
+               submission_id=self.id, site_id=report.site_id)
+        cancel_for_submission(self)
+        db.session.execute(sa.delete(Submission).where(Submission.id == self.id),
+                           execution_options={"synchronize_session": False})
+        db.session.expunge(self)
+        left = sa.select(sa.func.count()).where(Submission.report_id == report.id).scalar_subquery()
+        if not db.session.scalar(sa.select(left)):
+            report.delete(by)
+            return True
+        # Counted in SQL, as intake counts, so a repeat filed meanwhile is not lost.
+        of_kind = {f"{kind}_count": sa.select(sa.func.count()).where(
+            Submission.report_id == report.id, Submission.kind == kind).scalar_subquery() for kind in KINDS}
+        db.session.execute(sa.update(Report).where(Report.id == report.id).values(
+            submission_count=left, updated_at=utcnow(), **of_kind), execution_options={"synchronize_session": False})
+        db.session.refresh(report)
+        return False
 
 
 class Editor(UserMixin, db.Model):
@@ -414,11 +543,11 @@ class Editor(UserMixin, db.Model):
 
     @staticmethod
     def _email_taken(email):
-        return Refused(f"An editor with the email {email} exists already.")
+        return Refused(_("An editor with the email %(email)s exists already.", email=email))
 
     def set_role(self, role):
         if role not in ROLES:
-            raise Refused(f"A role is one of: {', '.join(ROLES)}.")
+            raise Refused(_("A role is one of: %(roles)s.", roles=", ".join(ROLES)))
         if role != "admin":
             self._keep_an_admin("demote")
         self.role = role
@@ -435,7 +564,9 @@ class Editor(UserMixin, db.Model):
         others = sa.select(sa.func.count()).select_from(Editor).where(
             Editor.role == "admin", Editor.active.is_(True), Editor.id != self.id)
         if self.role == "admin" and self.active and not db.session.scalar(others):
-            raise Refused(f"Cannot {doing} {self.email}: the desk needs at least one active admin.")
+            raise Refused(_("Cannot demote %(email)s: the desk needs at least one active admin.", email=self.email)
+                          if doing == "demote" else
+                          _("Cannot deactivate %(email)s: the desk needs at least one active admin.", email=self.email))
 
     @property
     def is_active(self):
@@ -444,6 +575,25 @@ class Editor(UserMixin, db.Model):
     @property
     def is_admin(self):
         return self.role == "admin"
+
+    # --- Who may see a site: the one rule, here in Python and in SQL (keep the two in step).
+
+    @property
+    def seen_site_ids(self):
+        """None: every site (an admin); else the ids of the sites this editor belongs to."""
+        return None if self.is_admin else [site.id for site in self.sites]
+
+    def sees_site(self, site_id):
+        """Whether this editor may see site ``site_id``, its reports and what is sent about
+        them: an active admin sees every site, an active editor the sites they belong to."""
+        ids = self.seen_site_ids
+        return bool(self.active) and (ids is None or site_id in ids)
+
+    @classmethod
+    def seeing_site(cls, site_id):
+        """``sees_site`` as an SQL condition on editors: those who may see site ``site_id``."""
+        member = sa.exists().where(editor_site.c.editor_id == cls.id, editor_site.c.site_id == site_id)
+        return sa.and_(cls.active.is_(True), sa.or_(cls.role == "admin", member))
 
     @property
     def display_name(self):

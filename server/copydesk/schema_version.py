@@ -7,6 +7,7 @@ import logging
 
 import click
 from flask import current_app, request
+from flask_babel import gettext as _
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from . import PACKAGE_DIR
@@ -47,14 +48,14 @@ def check_schema(app, dispose=True):
     try:
         current, heads = migration_state(app, dispose)
     except SQLAlchemyError as err:
-        raise SchemaNotReady(
-            f"Cannot reach the database ({err.__class__.__name__}: {getattr(err, 'orig', None) or err}). "
-            "Check COPYDESK_DATABASE_URL.") from None
+        error = f"{err.__class__.__name__}: {getattr(err, 'orig', None) or err}"
+        raise SchemaNotReady(_("Cannot reach the database (%(error)s). Check COPYDESK_DATABASE_URL.",
+                               error=error)) from None
     if current != heads:
-        have = ", ".join(sorted(current)) or "none (empty database)"
+        have = ", ".join(sorted(current)) or _("none (empty database)")
         raise SchemaNotReady(
-            f"The database schema is at revision {have}, this version of Copydesk needs "
-            f"{', '.join(sorted(heads))}. Run `copydesk db upgrade` first, then start again.")
+            _("The database schema is at revision %(have)s, this version of Copydesk needs %(needs)s. "
+              "Run `copydesk db upgrade` first, then start again.", have=have, needs=", ".join(sorted(heads))))
 
 
 def init_app(app):

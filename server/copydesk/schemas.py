@@ -4,8 +4,11 @@ import logging
 import re
 from urllib.parse import urlsplit
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates
+from flask_babel import gettext, lazy_gettext
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate, validates
 
+from . import i18n
+from .blocks import BLOCK_HOURS
 from .checks.anchor import STATES as CHECK_STATES
 from .models import DEFAULT_MAX_SELECTION, KINDS, MAX_SITE_SELECTION, RESOLUTIONS, ROLES
 from .text import is_http_url, normalize_block, normalize_inline, origin_of
@@ -20,6 +23,33 @@ NOT_EMAIL = "Not an email address."
 NOT_A_KIND = "A kind is one of: " + ", ".join(KINDS) + "."
 
 logger = logging.getLogger(__name__)
+
+i18n.translate_form_errors()  # marshmallow's validator messages, in the reader's language
+
+
+class DeskSchema(Schema):
+    """Every schema's base: its messages leave as plain text in the reader's language
+    (marshmallow's own field messages are English until here), so callers may join them."""
+
+    def handle_error(self, error, data, *, many, **kwargs):
+        error.messages = _as_text(error.messages)
+
+
+def _as_text(messages):
+    if isinstance(messages, dict):
+        return {key: _as_text(value) for key, value in messages.items()}
+    if isinstance(messages, list):
+        return [_as_text(value) for value in messages]
+    return gettext(str(messages))  # a message in the catalogue is translated; any other stays
+
+
+def parse_whole_number(value, low=0, high=MAX_ID):
+    """A query or form value as a whole number from ``low`` to ``high``, else None. ASCII digits
+    only: "²".isdigit() is true and int("²") fails."""
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(high))):
+        return None
+    number = int(value)
+    return number if low <= number <= high else None
 
 
 class FullMatch(validate.Regexp):
@@ -72,7 +102,7 @@ class FromMarkup(fields.String):
         return self.dropped
 
 
-class ReportSchema(Schema):
+class ReportSchema(DeskSchema):
     """What the widget sends for one report (flat, so errors name fields directly)."""
 
     site = fields.String(required=True, validate=validate.Length(1, 64),
@@ -170,13 +200,13 @@ def error_codes(schema, messages):
     return codes
 
 
-class ReportCreatedSchema(Schema):
+class ReportCreatedSchema(DeskSchema):
     id = fields.Integer(required=True, metadata={"description": "The report the send was filed under."})
     joined = fields.Boolean(required=True, metadata={"description": "True if it joined an existing report."})
     count = fields.Integer(required=True, metadata={"description": "Submissions on that report."})
 
 
-class ErrorSchema(Schema):
+class ErrorSchema(DeskSchema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
                          metadata={"description": "Messages in English, by field (`_request`: the whole request)."})
     codes = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True,
@@ -185,7 +215,7 @@ class ErrorSchema(Schema):
                                                  + ", ".join(f"`{code}`" for code in ERROR_CODES) + "."})
 
 
-class WidgetConfigSchema(Schema):
+class WidgetConfigSchema(DeskSchema):
     """What the widget's dialog takes from the desk when it opens: the rules it shows the reader."""
 
     lang = fields.String(required=True, allow_none=True, metadata={
@@ -205,31 +235,57 @@ class WidgetConfigSchema(Schema):
         "description": "The dialog asks what kind of error it is (`kind` in a report)."})
 
 
-class ReportActionSchema(Schema):
+# The actions a list's bulk form offers; one report's page also reopens and adds notes.
+BULK_ACTIONS = ("confirm", "close", "assign", "unassign")
+
+
+def _need_resolution_details(data):
+    """The rules of a close shared by one report's action and a bulk action."""
+    if data["action"] == "close" and not data.get("resolution"):
+        raise ValidationError(gettext("Choose a resolution."), "resolution")
+    if data.get("resolution") == "duplicate" and data["action"] == "close" and not data.get("duplicate_of"):
+        raise ValidationError(gettext("Give the number of the report this one duplicates."), "duplicate_of")
+    if data.get("block_hours") and data.get("resolution") != "spam":
+        raise ValidationError(gettext("Only a report closed as spam blocks its sender."), "block_hours")
+
+
+class ReportActionSchema(DeskSchema):
     """A dashboard action on one report (form fields)."""
 
     class Meta:
         unknown = EXCLUDE  # the CSRF token and the submit button ride along
 
     action = fields.String(required=True, validate=validate.OneOf(
-        ["confirm", "close", "reopen", "note"]))
+        ["confirm", "close", "reopen", "note", "assign", "unassign"]))
     resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
+    # The report this one repeats (resolution "duplicate"); typed as "123" or "#123".
+    duplicate_of = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    block_hours = fields.Integer(load_default=None, validate=validate.OneOf(BLOCK_HOURS))
     note = BlockText(load_default="", validate=validate.Length(max=5000))
     # The status the editor saw; if someone changed it meanwhile, the action is refused.
     expected_status = fields.String(load_default=None)
+    # The list the editor acts from (its query string): where "next" goes afterwards.
+    list = fields.String(load_default=None, validate=validate.Length(max=2000))
+    # "list": back to that list after a plain form post; else on to its next report.
+    back = fields.String(load_default=None, validate=validate.OneOf(["list"]))
+
+    @pre_load
+    def _plain_number(self, data, **kwargs):
+        if isinstance(data.get("duplicate_of"), str):
+            data = {**data, "duplicate_of": data["duplicate_of"].strip().lstrip("#")}
+        return data
 
     @post_load
     def _close_needs_resolution(self, data, **kwargs):
-        if data["action"] == "close" and not data.get("resolution"):
-            raise ValidationError("Choose a resolution.", "resolution")
+        _need_resolution_details(data)
         if data["action"] == "note" and not data["note"]:
-            raise ValidationError("Write a note.", "note")
+            raise ValidationError(gettext("Write a note."), "note")
         return data
 
 
 def _origin(value):
     """An origin exactly as a browser sends it (``origin_of``), typed without a path."""
-    refused = ValidationError(f"{value!r} is not an origin like https://news.example.com.")
+    refused = ValidationError(gettext("%(origin)r is not an origin like https://news.example.com.", origin=value))
     try:
         parts = urlsplit(value)
         if parts.path not in ("", "/") or parts.query or parts.fragment:
@@ -247,7 +303,7 @@ class OriginList(fields.String):
         return sorted({_origin(v) for v in re.split(r"[\s,]+", text) if v})
 
 
-class SiteSchema(Schema):
+class SiteSchema(DeskSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -255,19 +311,19 @@ class SiteSchema(Schema):
     origins = OriginList(required=True)
     # None (left empty): the dialog follows each page's own language.
     language = fields.String(load_default=None, allow_none=True, validate=FullMatch(
-        r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", error="Use a language code such as en or ru."))
+        r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?", error=lazy_gettext("Use a language code such as en or ru.")))
     max_selection = fields.Integer(load_default=DEFAULT_MAX_SELECTION, validate=validate.Range(20, MAX_SITE_SELECTION))
     # Checkboxes: left out of the form when unticked.
     reader_followup = fields.Boolean(load_default=False)
     kinds_enabled = fields.Boolean(load_default=False)
     # Open reports' pages are checked this often; 0: never (at most monthly otherwise).
     check_every_hours = fields.Integer(load_default=24, validate=validate.Range(
-        0, 24 * 31, error="Give a number of hours from 0 (never) to 744 (a month)."))
+        0, 24 * 31, error=lazy_gettext("Give a number of hours from 0 (never) to 744 (a month).")))
 
     @validates("name")
     def _some_name(self, value, data_key):
         if not value.strip():
-            raise ValidationError("Give the site a name.")
+            raise ValidationError(gettext("Give the site a name."))
 
     @post_load
     def _strip_name(self, data, **kwargs):
@@ -277,10 +333,10 @@ class SiteSchema(Schema):
     @validates("origins")
     def _some_origin(self, value, data_key):
         if not value:
-            raise ValidationError("Add at least one origin.")
+            raise ValidationError(gettext("Add at least one origin."))
 
 
-class EditorSchema(Schema):
+class EditorSchema(DeskSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -290,10 +346,10 @@ class EditorSchema(Schema):
 
 
 # The one rule for a new password, in the dashboard and the CLI.
-PASSWORD_LENGTH = validate.Length(12, 200, error="Use a password of 12 to 200 characters.")
+PASSWORD_LENGTH = validate.Length(12, 200, error=lazy_gettext("Use a password of 12 to 200 characters."))
 
 
-class PasswordChangeSchema(Schema):
+class PasswordChangeSchema(DeskSchema):
     class Meta:
         unknown = EXCLUDE
 
@@ -303,13 +359,13 @@ class PasswordChangeSchema(Schema):
 
 def _list_position(value):
     if not CURSOR.fullmatch(value) or any(int(number) > MAX_ID for number in value.split(":")):
-        raise ValidationError("Not a position in the list.")
+        raise ValidationError(gettext("Not a position in the list."))
 
 
 CHECK_FILTERS = (*CHECK_STATES, "unchecked")
 
 
-class ReportFilterSchema(Schema):
+class ReportFilterSchema(DeskSchema):
     """The dashboard list's query string."""
 
     class Meta:
@@ -326,6 +382,8 @@ class ReportFilterSchema(Schema):
     until = fields.Date(load_default=None)
     q = InlineText(load_default="", validate=validate.Length(max=200))
     sort = fields.String(load_default="newest", validate=validate.OneOf(["newest", "most"]))
+    # "me": the current editor's reports ("Mine"); "none": nobody's yet ("Unassigned").
+    assignee = fields.String(load_default=None, validate=validate.OneOf(["me", "none"]))
     # A position in the list: "id", or "count:id" when most reported first.
     after = fields.String(load_default=None, validate=_list_position)
     before = fields.String(load_default=None, validate=_list_position)
@@ -335,11 +393,51 @@ class ReportFilterSchema(Schema):
 BULK_LIMIT = 200
 
 
-class ReportIdsSchema(Schema):
+class ReportIdsSchema(DeskSchema):
     """The reports a confirmed bulk action is for (its confirmation page listed them)."""
 
     class Meta:
         unknown = EXCLUDE
 
     report = fields.List(fields.Integer(validate=validate.Range(1, MAX_ID)), required=True,
-                         validate=validate.Length(1, BULK_LIMIT, error=f"Choose 1 to {BULK_LIMIT} reports."))
+                         validate=validate.Length(1, BULK_LIMIT, error=lazy_gettext(
+                             "Choose 1 to %(limit)d reports.", limit=BULK_LIMIT)))
+
+
+class ReportBulkSchema(DeskSchema):
+    """An action on the reports ticked in the list, or on all those matching its filter
+    (``all_matching``; at most BULK_LIMIT a click). ``expected_<id>`` fields carry the status
+    each ticked row showed: a report changed since is left as it is. The list itself travels
+    as one ``list`` field (its query string), so its filters never mix with the action's."""
+
+    class Meta:
+        unknown = EXCLUDE  # the CSRF token and the list's filters ride along
+
+    action = fields.String(required=True, validate=validate.OneOf(BULK_ACTIONS))
+    resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
+    duplicate_of = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    report = fields.List(fields.Integer(validate=validate.Range(1, MAX_ID)), load_default=lambda: [],
+                         validate=validate.Length(max=BULK_LIMIT, error=lazy_gettext(
+                             "Tick at most %(limit)s reports, or choose all matching the filter.",
+                             limit=BULK_LIMIT)))
+    all_matching = fields.Boolean(load_default=False)
+    list = fields.String(load_default="", validate=validate.Length(max=2000))
+    expected = fields.Dict(keys=fields.Integer(), values=fields.String(), load_default=dict)
+
+    @pre_load
+    def _gather_expected(self, data, **kwargs):
+        expected = {name.removeprefix("expected_"): value for name, value in data.items()
+                    if re.fullmatch(r"expected_[0-9]{1,10}", name)}
+        duplicate_of = data.get("duplicate_of")
+        if isinstance(duplicate_of, str):
+            duplicate_of = duplicate_of.strip().lstrip("#") or None
+        return {**{k: v for k, v in data.items() if k != "duplicate_of"},
+                **({"duplicate_of": duplicate_of} if duplicate_of else {}), "expected": expected}
+
+    @post_load
+    def _some_reports(self, data, **kwargs):
+        if not data["report"] and not data["all_matching"]:
+            raise ValidationError(gettext("Tick the reports to act on, or choose all matching the filter."),
+                                  "report")
+        _need_resolution_details(data)
+        return data

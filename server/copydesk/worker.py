@@ -21,6 +21,7 @@ from pathlib import Path
 import click
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from .db import db
 from .models import utcnow
@@ -238,7 +239,8 @@ def worker_command(once, parent, status_fd):
         if once:
             outcomes = worker.run_once()
             sent = sum(outcome.state == "sent" for outcome in outcomes)
-            click.echo(f"{sent} sent, {len(outcomes) - sent} not sent (see the site's deliveries).")
+            click.echo(_("%(sent)d sent, %(unsent)d not sent (see the site's deliveries).", sent=sent,
+                         unsent=len(outcomes) - sent))
         else:
             worker.run()
         if status_fd is not None:

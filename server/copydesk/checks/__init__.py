@@ -15,6 +15,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
+from flask_babel import lazy_gettext
 
 from ..db import db
 from ..models import Event, Report, Site, utcnow
@@ -25,9 +26,9 @@ from .fetch import FetchError, Refused, fetch_page, user_agent
 from .models import CheckRequest, PageCheck
 from .text import article_texts, page_title
 
-__all__ = ["REQUESTED_JOB", "STATES", "STATE_SAYS", "CheckRequest", "PageCheck", "Result", "check_report",
-           "checks_of", "due_reports", "fixed_at", "inspect", "is_reverted_fix", "locate", "request_checks",
-           "reschedule", "run_due", "run_requested", "state_is", "still_there_after_fix", "word_diff"]
+__all__ = ["REQUESTED_JOB", "STATES", "STATE_LABELS", "STATE_SAYS", "CheckRequest", "PageCheck", "Result",
+           "check_report", "checks_of", "due_reports", "fixed_at", "inspect", "is_reverted_fix", "locate",
+           "request_checks", "reschedule", "run_due", "run_requested", "state_is", "still_there_after_fix", "word_diff"]
 
 logger = logging.getLogger(__name__)
 
@@ -278,12 +279,17 @@ def run_due(now=None, limit=500, budget_seconds=120):
 
 # What each state means, for the dashboard (a flash after "Check now", the report page).
 STATE_SAYS = {
-    "still-there": "The reported words are still on the page.",
-    "changed": "The reported words have changed on the page: likely fixed.",
-    "moved": "The reported words are on the page, in another place.",
-    "page-gone": "The page is gone: it answers “not found”.",
-    "unknown": "The page could not be read; it is tried again later.",
-    "unchecked": "The page has not been checked yet.",
+    "still-there": lazy_gettext("The reported words are still on the page."),
+    "changed": lazy_gettext("The reported words have changed on the page: likely fixed."),
+    "moved": lazy_gettext("The reported words are on the page, in another place."),
+    "page-gone": lazy_gettext("The page is gone: it answers “not found”."),
+    "unknown": lazy_gettext("The page could not be read; it is tried again later."),
+    "unchecked": lazy_gettext("The page has not been checked yet."),
+}
+# Each state's name in the editor's language, where the list and the report page show it.
+STATE_LABELS = {
+    "still-there": lazy_gettext("still-there"), "changed": lazy_gettext("changed"), "moved": lazy_gettext("moved"),
+    "page-gone": lazy_gettext("page-gone"), "unknown": lazy_gettext("unknown"), "unchecked": lazy_gettext("unchecked"),
 }
 
 

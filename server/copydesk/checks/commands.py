@@ -5,6 +5,8 @@ from collections import Counter
 
 import click
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..db import db
 from ..models import Report, Site
@@ -38,7 +40,7 @@ def _run(site_name, report_id):
     if site_name is not None:
         site = Site.find(site_name)
         if site is None:
-            raise click.UsageError(f"No site named or keyed {site_name!r}; see `copydesk sites list`.")
+            raise click.UsageError(_("No site named or keyed %(site)r; see `copydesk sites list`.", site=site_name))
         query = query.where(Report.site_id == site.id)
     if report_id is not None:
         query = query.where(Report.id == report_id)
@@ -46,17 +48,19 @@ def _run(site_name, report_id):
         query = query.where(Report.status != "closed")
     ids = db.session.scalars(query.with_only_columns(Report.id)).all()
     if report_id is not None and not ids:
-        raise click.UsageError(f"No report {report_id}" + (" on that site." if site_name else "."))
+        raise click.UsageError(_("No report %(id)d on that site.", id=report_id) if site_name
+                               else _("No report %(id)d.", id=report_id))
     progress = _on_terminal()
     counts = Counter()
     for number, one_id in enumerate(ids, 1):
         if progress:
-            click.echo(f"\rChecking {number}/{len(ids)}…", nl=False, err=True)
+            click.echo("\r" + _("Checking %(number)d/%(total)d…", number=number, total=len(ids)), nl=False, err=True)
         state = check_report(db.session.get(Report, one_id))
         counts[state] += 1
         if progress:
             click.echo("\r\033[K", nl=False, err=True)
         click.echo(f"{one_id} {state}")
     summary = ", ".join(f"{counts[state]} {state}" for state in STATES if counts[state])
-    noun = "report" if len(ids) == 1 else "reports"
-    click.echo(f"Checked {len(ids)} {noun}" + (f": {summary}." if summary else "."))
+    click.echo(ngettext("Checked %(num)d report: %(summary)s.", "Checked %(num)d reports: %(summary)s.", len(ids),
+                        summary=summary) if summary else
+               ngettext("Checked %(num)d report.", "Checked %(num)d reports.", len(ids)))

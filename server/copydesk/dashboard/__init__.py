@@ -6,6 +6,7 @@ from time import monotonic
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, url_for
+from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
 from ..db import db
@@ -48,14 +49,18 @@ STATUS_COUNTS_SECONDS = 5
 
 
 def nav_status_counts():
-    """The navigation's counts, recounted at most every few seconds per process: at
-    200,000 reports the count costs more than the rest of a page, and a flood of new
+    """The navigation's counts, recounted at most every few seconds per process and per
+    set of visible sites (all of them for admins; editors sharing sites share a count):
+    at 200,000 reports the count costs more than the rest of a page, and a flood of new
     reports must not make every page recount. An editor's own action recounts at once."""
-    cached = current_app.extensions.get("copydesk.status_counts")
+    ids = visible_site_ids()
+    scope = None if ids is None else frozenset(ids)
+    cache = current_app.extensions.setdefault("copydesk.status_counts", {})
     now = monotonic()
+    cached = cache.get(scope)
     if cached is None or cached[0] < now:
         cached = (now + STATUS_COUNTS_SECONDS, status_counts())
-        current_app.extensions["copydesk.status_counts"] = cached
+        cache[scope] = cached
     return cached[1]
 
 
@@ -64,7 +69,8 @@ def forget_status_counts():
 
 
 def status_counts():
-    query = sa.select(Report.status, sa.func.count()).group_by(Report.status)
+    """Reports by status on the current editor's sites."""
+    query = scoped(sa.select(Report.status, sa.func.count()).group_by(Report.status))
     counts = dict.fromkeys(STATUSES, 0)
     counts.update(dict(db.session.execute(query).all()))
     return counts
@@ -75,9 +81,7 @@ def status_counts():
 
 def visible_site_ids():
     """None: every site (an admin); else the ids of the current editor's sites."""
-    if current_user.is_admin:
-        return None
-    return [site.id for site in current_user.sites]
+    return current_user.seen_site_ids
 
 
 def scoped(query, site_column=Report.site_id):
@@ -87,8 +91,7 @@ def scoped(query, site_column=Report.site_id):
 
 
 def can_see_site(site_id):
-    ids = visible_site_ids()
-    return ids is None or site_id in ids
+    return current_user.sees_site(site_id)
 
 
 def report_or_404(report_id):
@@ -120,12 +123,12 @@ def form_data(form):
 # Plain words for the errors an editor may meet; a view's own description (abort(404, "..."))
 # is shown instead when it gives one.
 ERROR_EXPLANATIONS = {
-    400: "The desk could not understand that request. Go back, reload the page and try again.",
-    403: "Your account may not open this page. An admin can change your role.",
-    404: "There is nothing at this address. It may have been removed, or the link is wrong.",
-    405: "This address does not take that kind of request.",
-    429: "Too many requests in a short time. Please wait a little and try again.",
-    500: "Something went wrong on the desk's side. Nothing was changed; please try again.",
+    400: lazy_gettext("The desk could not understand that request. Go back, reload the page and try again."),
+    403: lazy_gettext("Your account may not open this page. An admin can change your role."),
+    404: lazy_gettext("There is nothing at this address. It may have been removed, or the link is wrong."),
+    405: lazy_gettext("This address does not take that kind of request."),
+    429: lazy_gettext("Too many requests in a short time. Please wait a little and try again."),
+    500: lazy_gettext("Something went wrong on the desk's side. Nothing was changed; please try again."),
 }
 
 
@@ -135,7 +138,7 @@ def error_page(error):
     if code >= 500:
         db.session.rollback()  # the failed request's transaction must not break the navigation
     own_words = error.description != type(error).description and code < 500
-    explanation = error.description if own_words else ERROR_EXPLANATIONS.get(code, error.description)
+    explanation = str(error.description if own_words else ERROR_EXPLANATIONS.get(code, error.description))
     response = current_app.make_response((render_template("error.html", error=error,
                                                           explanation=explanation), code))
     # Allow (405), Retry-After (429) and the like, as the error itself would send them.
@@ -156,5 +159,5 @@ def all_sites():
 
 
 # The pages register their routes on ``bp`` when imported.
-from . import (articles, audit, editors, export, moderation, notifications, report_page, reports,  # noqa: E402,F401
-               sites, stats)
+from . import (articles, audit, editors, export, moderation, notifications, preferences,  # noqa: E402,F401
+               report_page, reports, sites, stats)

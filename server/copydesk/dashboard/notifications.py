@@ -6,21 +6,24 @@ from datetime import timedelta
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from ..audit import record
 from ..db import db
-from ..models import Editor, Refused, Site, utcnow
+from ..models import Editor, Refused, utcnow
 from ..notify.models import (DEFAULT_MODE, DIGEST_MODES, RECIPIENTS, AuthorContact, Delivery, Job, Preference,
                              Rule, mask_target, test_deadline)
 from ..notify.schemas import KINDS, RULE_MODES, AuthorContactSchema, RuleSchema, preference_modes
-from . import ID, admin_required, all_sites, bp, form_data
+from . import ID, admin_required, bp, form_data, site_or_404, visible_sites
 
-RECIPIENT_LABELS = {"everyone": "Every editor", "editor": "One editor", "author": "The article's author",
-                    "email": "An email address", "slack": "Slack", "telegram": "Telegram",
-                    "webhook": "Signed webhook"}
-MODE_LABELS = {"instant": "Every report at once", "hourly": "Hourly digest", "daily": "Daily digest",
-               "off": "Nothing"}
+RECIPIENT_LABELS = {"everyone": lazy_gettext("Every editor"), "editor": lazy_gettext("One editor"),
+                    "author": lazy_gettext("The article's author"), "email": lazy_gettext("An email address"),
+                    "slack": "Slack", "telegram": "Telegram", "webhook": lazy_gettext("Signed webhook")}
+MODE_LABELS = {"instant": lazy_gettext("Every report at once"), "hourly": lazy_gettext("Hourly digest"),
+               "daily": lazy_gettext("Daily digest"), "off": lazy_gettext("Nothing")}
 RECENT_DELIVERIES = 50
 
 
@@ -28,7 +31,7 @@ def shown_recipient(delivery):
     """Who a delivery went to, as admins see it: never a reader's address, never a secret URL
     (``mask_target``, also for rows stored before their URL was masked)."""
     if delivery.kind == "reader-thanks":
-        return "the reader (address not shown)"
+        return _("the reader (address not shown)")
     return mask_target(delivery.channel, delivery.recipient)
 
 
@@ -56,7 +59,8 @@ def _page(site, status=200, errors=None, author_errors=None, shown_secret=None, 
     adding = request.values.get("recipient") or request.args.get("add") or "email"
     if adding not in RECIPIENTS:
         adding = "email"
-    editors = db.session.scalars(sa.select(Editor).where(Editor.active.is_(True)).order_by(Editor.email)).all()
+    # Only those who may see the site's reports can hear about them.
+    editors = db.session.scalars(sa.select(Editor).where(Editor.seeing_site(site.id)).order_by(Editor.email)).all()
     form = request.form if request.method == "POST" else {}
     return render_template(
         "dashboard/notifications.html", site=site, rules=Rule.of_site(site), contacts=AuthorContact.of_site(site),
@@ -69,13 +73,13 @@ def _page(site, status=200, errors=None, author_errors=None, shown_secret=None, 
 
 
 def _site(site_id):
-    return db.get_or_404(Site, site_id)
+    return site_or_404(site_id)
 
 
 def _rule(site, rule_id):
     rule = Rule.find(site, rule_id)
     if rule is None:
-        abort(404, "This site has no such rule. It may have been removed already.")
+        abort(404, _("This site has no such rule. It may have been removed already."))
     return rule
 
 
@@ -91,9 +95,12 @@ def notifications(site_id):
         return _page(site, 400, errors=err.messages)
     except Refused as refused:
         return _page(site, 400, errors={"target": [str(refused)]})
+    record("notification_rule_added", site, by=current_user, rule=rule.id, recipient=rule.recipient,
+           target=rule.shown_target, hears=rule.hears)
+    db.session.commit()
     if rule.recipient == "webhook":
         return _page(site, 201, shown_secret=(rule, rule.secret))
-    flash(f"Rule added: {rule.shown_target} hears {rule.hears}.")
+    flash(_("Rule added: %(target)s hears %(what)s.", target=rule.shown_target, what=rule.hears))
     return redirect(url_for("dashboard.notifications", site_id=site.id))
 
 
@@ -107,10 +114,11 @@ def notification_rule_remove(site_id, rule_id):
             Delivery.rule_id == rule.id, Delivery.state == "pending"))
         return render_template("dashboard/notification_rule_remove.html", site=site, rule=rule, pending=pending)
     shown = f"{rule.shown_target} ({rule.hears})"
-    cancelled = rule.remove()
+    rule_id, cancelled = rule.id, rule.remove()
+    record("notification_rule_removed", site, by=current_user, rule=rule_id, target=shown, cancelled=cancelled)
     db.session.commit()
-    flash(f"Rule removed: {shown}. {cancelled} message{'s' if cancelled != 1 else ''} not yet sent "
-          f"{'were' if cancelled != 1 else 'was'} cancelled.")
+    flash(ngettext("Rule removed: %(rule)s. %(num)d message not yet sent was cancelled.",
+                   "Rule removed: %(rule)s. %(num)d messages not yet sent were cancelled.", cancelled, rule=shown))
     return redirect(url_for("dashboard.notifications", site_id=site.id))
 
 
@@ -123,6 +131,7 @@ def notification_rule_secret(site_id, rule_id):
         secret = rule.rotate_secret()
     except Refused as refused:
         abort(400, str(refused))
+    record("notification_secret_rotated", site, by=current_user, rule=rule.id, target=rule.shown_target)
     db.session.commit()
     return _page(site, shown_secret=(rule, secret))
 
@@ -137,7 +146,7 @@ def notification_authors(site_id):
         return _page(site, 400, author_errors=err.messages)
     except Refused as refused:
         return _page(site, 400, author_errors={"author": [str(refused)]})
-    flash(f"Reports on articles by “{contact.author}” go to {contact.address}.")
+    flash(_("Reports on articles by “%(author)s” go to %(address)s.", author=contact.author, address=contact.address))
     return redirect(url_for("dashboard.notifications", site_id=site.id) + "#authors")
 
 
@@ -148,11 +157,11 @@ def notification_author_remove(site_id, contact_id):
     contact = db.session.scalar(sa.select(AuthorContact).where(
         AuthorContact.id == contact_id, AuthorContact.site_id == site.id))
     if contact is None:
-        abort(404, "This site has no such author contact. It may have been removed already.")
+        abort(404, _("This site has no such author contact. It may have been removed already."))
     author = contact.author
     contact.remove()
     db.session.commit()
-    flash(f"Contact for “{author}” removed.")
+    flash(_("Contact for “%(author)s” removed.", author=author))
     return redirect(url_for("dashboard.notifications", site_id=site.id) + "#authors")
 
 
@@ -173,20 +182,21 @@ def delivery_retry(site_id, delivery_id):
     delivery = db.session.scalar(sa.select(Delivery).where(Delivery.id == delivery_id,
                                                            Delivery.site_id == site.id))
     if delivery is None:
-        abort(404, "This site has no such delivery.")
+        abort(404, _("This site has no such delivery."))
     if retry(delivery):
-        flash(f"Message {delivery.id} will be tried again now.")
+        flash(_("Message %(id)s will be tried again now.", id=delivery.id))
     else:
-        flash(f"Message {delivery.id} is {delivery.state}: only a failed one, or one waiting to be tried again, can be retried now.", "error")
+        flash(_("Message %(id)s is %(state)s: only a failed one, or one waiting to be tried again, can be retried now.",
+                id=delivery.id, state=delivery.state), "error")
     return redirect(url_for("dashboard.notifications", site_id=site.id) + "#deliveries")
 
 
 # --- Account: how the logged-in editor hears each site ------------------------------------
 
 def preference_choices(editor):
-    """[(site, mode)] for every site, the editor's choice or the default."""
+    """[(site, mode)] for every site the editor sees, their choice or the default."""
     modes = Preference.modes_of(editor)
-    return [(site, modes.get(site.id, DEFAULT_MODE)) for site in all_sites()]
+    return [(site, modes.get(site.id, DEFAULT_MODE)) for site in visible_sites()]
 
 
 @bp.post("/account/notifications")
@@ -194,7 +204,7 @@ def preference_choices(editor):
 def account_notifications():
     from .editors import account_page
     editor = current_user._get_current_object()
-    sites = all_sites()
+    sites = visible_sites()
     try:
         chosen = preference_modes(request.form, [site.id for site in sites])
     except ValidationError as err:
@@ -202,5 +212,5 @@ def account_notifications():
     for site_id, mode in chosen.items():
         Preference.choose(editor, site_id, mode)
     db.session.commit()
-    flash("Notification choices saved.")
+    flash(_("Notification choices saved."))
     return redirect(url_for("dashboard.account") + "#notifications")

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import urllib3
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..checks import fetch
 from ..db import db
@@ -98,8 +99,8 @@ def _smtp_connection(url):
         if parts.scheme == "smtp+starttls":
             smtp.ehlo()
             if not smtp.has_extn("starttls"):
-                raise SendError(f"The mail server {host}:{port} does not offer STARTTLS, which "
-                                "smtp+starttls:// requires; nothing was sent.")
+                raise SendError(_("The mail server %(server)s does not offer STARTTLS, which "
+                                  "smtp+starttls:// requires; nothing was sent.", server=":".join((host, str(port)))))
             smtp.starttls(context=ssl.create_default_context())
             smtp.ehlo()
         if parts.username:
@@ -114,11 +115,11 @@ def send_email(content, to, message_id):
     """Send ``messages.Email`` to one address over COPYDESK_SMTP_URL."""
     url = current_app.config["SMTP_URL"]
     if not url:
-        raise SendError("COPYDESK_SMTP_URL is not set")
+        raise SendError(_("COPYDESK_SMTP_URL is not set"))
     try:
         msg = build_email(content, to, message_id)
     except (ValueError, TypeError) as err:  # an address the email library refuses
-        raise SendError(f"The address is not usable: {_scrub(err)}", permanent=True) from None
+        raise SendError(_("The address is not usable: %(error)s", error=_scrub(err)), permanent=True) from None
     host = urlsplit(url).hostname
     try:
         with _smtp_connection(url) as smtp:
@@ -126,26 +127,33 @@ def send_email(content, to, message_id):
     except SendError:
         raise
     except smtplib.SMTPAuthenticationError as err:
-        raise SendError(f"The mail server {host} refused the login ({err.smtp_code}): check the "
-                        "user and password in COPYDESK_SMTP_URL.") from None
+        raise SendError(_("The mail server %(server)s refused the login (%(code)s): check the "
+                          "user and password in COPYDESK_SMTP_URL.", server=host, code=err.smtp_code)) from None
     except smtplib.SMTPRecipientsRefused as err:
         code, answer = next(iter(err.recipients.values()))
-        raise SendError(f"The mail server refused the address ({code} {_scrub(answer)}).",
+        raise SendError(_("The mail server refused the address (%(answer)s).",
+                          answer=" ".join((str(code), _scrub(answer)))),
                         permanent=code >= 500) from None
     except smtplib.SMTPNotSupportedError as err:
-        raise SendError(f"The mail server {host} cannot take this message: {_scrub(err)}",
+        raise SendError(_("The mail server %(server)s cannot take this message: %(error)s", server=host,
+                          error=_scrub(err)),
                         permanent=True) from None
     except smtplib.SMTPDataError as err:
-        raise SendError(f"The mail server refused the message ({err.smtp_code} {_scrub(err.smtp_error)}).",
+        raise SendError(_("The mail server refused the message (%(answer)s).",
+                          answer=" ".join((str(err.smtp_code), _scrub(err.smtp_error)))),
                         permanent=err.smtp_code >= 500) from None
     except smtplib.SMTPResponseException as err:
-        raise SendError(f"The mail server {host} answered {err.smtp_code} {_scrub(err.smtp_error)}.") from None
+        raise SendError(_("The mail server %(server)s answered %(answer)s.", server=host,
+                          answer=" ".join((str(err.smtp_code), _scrub(err.smtp_error))))) from None
     except ssl.SSLCertVerificationError as err:
-        raise SendError(f"The mail server {host}'s TLS certificate is not trusted: {err.verify_message}.") from None
+        raise SendError(_("The mail server %(server)s's TLS certificate is not trusted: %(error)s.", server=host,
+                          error=err.verify_message)) from None
     except (socket.timeout, TimeoutError):
-        raise SendError(f"The mail server {host} did not answer within {_timeout():g} s.") from None
+        raise SendError(_("The mail server %(server)s did not answer within %(seconds)s s.", server=host,
+                          seconds=format(_timeout(), "g"))) from None
     except (smtplib.SMTPException, OSError) as err:
-        raise SendError(f"Could not reach the mail server {host}: {_scrub(err) or type(err).__name__}.") from None
+        raise SendError(_("Could not reach the mail server %(server)s: %(error)s.", server=host,
+                          error=_scrub(err) or type(err).__name__)) from None
 
 
 def send_test_email(address, site):
@@ -157,7 +165,7 @@ def send_test_email(address, site):
 def _reader_address(delivery):
     submission = db.session.get(Submission, delivery.submission_id) if delivery.submission_id else None
     if submission is None or not submission.reader_email:
-        raise SendError("The reader's address has been erased.", permanent=True)
+        raise SendError(_("The reader's address has been erased."), permanent=True)
     return submission
 
 
@@ -171,13 +179,14 @@ def _addresses(parts, port, name):
     try:
         addresses = fetch.resolve_host(parts.hostname, port)
     except fetch.FetchError:
-        raise SendError(f"Could not reach {name} (its name does not resolve).") from None
+        raise SendError(_("Could not reach %(name)s (its name does not resolve).", name=name)) from None
     if not addresses:
-        raise SendError(f"Could not reach {name} (its name has no address).")
+        raise SendError(_("Could not reach %(name)s (its name has no address).", name=name))
     if not current_app.config["NOTIFY_ALLOW_PRIVATE"]:
         if not all(fetch.is_public(address) for address in addresses):
-            raise SendError(f"{name} is at a private, loopback or link-local address, which the desk "
-                            "does not send to (COPYDESK_NOTIFY_ALLOW_PRIVATE allows it).", permanent=True)
+            raise SendError(_("%(name)s is at a private, loopback or link-local address, which the desk "
+                              "does not send to (COPYDESK_NOTIFY_ALLOW_PRIVATE allows it).", name=name),
+                            permanent=True)
     return addresses
 
 
@@ -194,7 +203,7 @@ def _post(url, body, headers=None, name=None):
     except ValueError:
         port = None
     if port is None or not parts.hostname:
-        raise SendError(f"{name}: not an http(s) address that can be reached.", permanent=True)
+        raise SendError(_("%(name)s: not an http(s) address that can be reached.", name=name), permanent=True)
     addresses = _addresses(parts, port, name)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {"host": parts.netloc.rpartition("@")[2], "content-type": "application/json",
@@ -216,13 +225,14 @@ def _post(url, body, headers=None, name=None):
             pool.close()  # refused or unreachable: the next address, if any
         except urllib3.exceptions.TimeoutError:
             pool.close()
-            raise SendError(f"{name} did not answer within {_timeout():g} s.") from None
+            raise SendError(_("%(name)s did not answer within %(seconds)s s.", name=name,
+                              seconds=format(_timeout(), "g"))) from None
         except (urllib3.exceptions.HTTPError, OSError) as err:
             pool.close()
             reason = type(getattr(err, "reason", None) or err).__name__
             break
     if answer is None:
-        raise SendError(f"Could not reach {name} ({reason}).")
+        raise SendError(_("Could not reach %(name)s (%(reason)s).", name=name, reason=reason))
     try:
         data = answer.read(MAX_ANSWER_BYTES)
     except (urllib3.exceptions.HTTPError, OSError):
@@ -235,21 +245,24 @@ def _post(url, body, headers=None, name=None):
 
 def _refused(name, status, detail=""):
     """The SendError for an HTTP answer that is not a success."""
-    detail = f": {detail}" if detail else ""
     if 300 <= status < 400:
-        return SendError(f"{name} answered {status} (a redirect; they are not followed){detail}.", permanent=True)
-    return SendError(f"{name} answered {status}{detail}.",
+        return SendError(_("%(name)s answered %(status)s (a redirect; they are not followed): %(detail)s.", name=name,
+                           status=status, detail=detail) if detail else
+                         _("%(name)s answered %(status)s (a redirect; they are not followed).", name=name,
+                           status=status), permanent=True)
+    return SendError(_("%(name)s answered %(status)s: %(detail)s.", name=name, status=status, detail=detail)
+                     if detail else _("%(name)s answered %(status)s.", name=name, status=status),
                      permanent=400 <= status < 500 and status not in RETRY_STATUSES)
 
 
 def _rule_of(delivery):
     if delivery.rule is None:
-        raise SendError("The notification rule for this message has been removed.", permanent=True)
+        raise SendError(_("The notification rule for this message has been removed."), permanent=True)
     return delivery.rule
 
 
 def send_slack(url, payload):
-    status, _ = _post(url, json.dumps(payload).encode(), name=f"Slack ({urlsplit(url).hostname})")
+    status, _answer = _post(url, json.dumps(payload).encode(), name=f"Slack ({urlsplit(url).hostname})")
     if not 200 <= status < 300:
         raise _refused(f"Slack ({urlsplit(url).hostname})", status)
 
@@ -269,7 +282,7 @@ def send_telegram(token, chat_id, text):
     if token:
         description = description.replace(token, "…")
     if retry_after:
-        description += f" (retry after {retry_after} s)"
+        description = _("%(description)s (retry after %(seconds)s s)", description=description, seconds=retry_after)
     raise _refused("Telegram", status, description.strip())
 
 
@@ -304,8 +317,8 @@ def send_webhook(rule, msg_id, payload):
     timestamp = str(int(time.time()))
     headers = {"webhook-id": msg_id, "webhook-timestamp": timestamp,
                "webhook-signature": sign(webhook_secrets(rule), msg_id, timestamp, body)}
-    name = f"The webhook at {urlsplit(rule.target).hostname}"
-    status, _ = _post(rule.target, body, headers, name=name)
+    name = _("The webhook at %(host)s", host=urlsplit(rule.target).hostname)
+    status, _answer = _post(rule.target, body, headers, name=name)
     if not 200 <= status < 300:
         raise _refused(name, status)
 
@@ -320,18 +333,18 @@ def send(delivery):
             return send_email(messages.reader_thanks_email(submission), submission.reader_email,
                               delivery.public_id)
         if not delivery.items:
-            raise SendError("The reports of this message have been deleted.", permanent=True)
+            raise SendError(_("The reports of this message have been deleted."), permanent=True)
         return send_email(messages.email_for(delivery), delivery.recipient, delivery.public_id)
     rule = _rule_of(delivery)
     if not delivery.items:
-        raise SendError("The reports of this message have been deleted.", permanent=True)
+        raise SendError(_("The reports of this message have been deleted."), permanent=True)
     if delivery.channel == "slack":
         return send_slack(rule.target, messages.slack_payload(delivery))
     if delivery.channel == "telegram":
         return send_telegram(rule.token, rule.target, messages.telegram_text(delivery))
     if delivery.channel == "webhook":
         return send_webhook(rule, delivery.public_id, messages.webhook_payload(delivery))
-    raise SendError(f"Unknown channel {delivery.channel!r}.", permanent=True)
+    raise SendError(_("Unknown channel %(channel)r.", channel=delivery.channel), permanent=True)
 
 
 def send_test(rule):

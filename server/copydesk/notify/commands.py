@@ -2,8 +2,10 @@
 
 import click
 from flask import current_app
+from flask_babel import gettext as _
 from marshmallow import ValidationError
 
+from ..audit import record
 from ..cli import needs_schema, refusal, usage_error
 from ..db import db
 from ..models import Refused, Site
@@ -21,23 +23,23 @@ def notify():
 def _site(key_or_name):
     site = Site.find(key_or_name)
     if site is None:
-        raise click.ClickException(f"No site has the key or name {key_or_name!r}.")
+        raise click.ClickException(_("No site has the key or name %(site)r.", site=key_or_name))
     return site
 
 
 def _rule(site, rule_id):
     rule = Rule.find(site, rule_id)
     if rule is None:
-        raise click.ClickException(f"The site {site.name!r} has no rule {rule_id} "
-                                   f"(see `copydesk notify list {site.key}`).")
+        raise click.ClickException(_("The site %(name)r has no rule %(rule)d (see %(command)s).", name=site.name,
+                                     rule=rule_id, command="`copydesk notify list " + site.key + "`"))
     return rule
 
 
 def warn_if_mail_waits(rule):
     """Mail queues until SMTP_URL is set: say so when a rule would send some."""
     if rule.reaches_email and not current_app.config["SMTP_URL"]:
-        click.echo("Warning: COPYDESK_SMTP_URL is not set, so email waits until it is; "
-                   "nothing is lost meanwhile.", err=True)
+        click.echo(_("Warning: COPYDESK_SMTP_URL is not set, so email waits until it is; "
+                     "nothing is lost meanwhile."), err=True)
 
 
 def describe(rule):
@@ -79,9 +81,14 @@ def notify_add(site, recipient, target, mode, token, section, author, kind):
         raise usage_error(err) from None
     except Refused as err:
         raise refusal(err) from None
-    click.echo(f"Rule {rule.id} added: {rule.shown_target} hears {rule.hears} ({rule.shown_mode}).")
+    record("notification_rule_added", found, via="cli", rule=rule.id, recipient=rule.recipient,
+           target=rule.shown_target, hears=rule.hears)
+    db.session.commit()
+    click.echo(_("Rule %(rule)d added: %(target)s hears %(hears)s (%(mode)s).", rule=rule.id,
+                 target=rule.shown_target, hears=rule.hears, mode=rule.shown_mode))
     if rule.recipient == "webhook":
-        click.echo(f"Signing secret (shown only this once; keep it with the receiver): {rule.secret}")
+        click.echo(_("Signing secret (shown only this once; keep it with the receiver): %(secret)s",
+                     secret=rule.secret))
     warn_if_mail_waits(rule)
 
 
@@ -93,7 +100,7 @@ def notify_list(site):
     found = _site(site)
     rules = Rule.of_site(found)
     if not rules:
-        click.echo(f"The site {found.name!r} has no rules: nobody hears its reports.")
+        click.echo(_("The site %(name)r has no rules: nobody hears its reports.", name=found.name))
     for rule in rules:
         click.echo(describe(rule))
 
@@ -104,10 +111,13 @@ def notify_list(site):
 @needs_schema
 def notify_remove(site, rule_id):
     """Remove a rule; its messages not yet sent are cancelled."""
-    rule = _rule(_site(site), rule_id)
+    found = _site(site)
+    rule = _rule(found, rule_id)
+    shown = rule.shown_target
     cancelled = rule.remove()
+    record("notification_rule_removed", found, via="cli", rule=rule_id, target=shown, cancelled=cancelled)
     db.session.commit()
-    click.echo(f"Rule {rule_id} removed; {cancelled} pending message(s) cancelled.")
+    click.echo(_("Rule %(rule)d removed; %(num)d pending message(s) cancelled.", rule=rule_id, num=cancelled))
 
 
 @notify.command("rotate-secret")
@@ -116,15 +126,17 @@ def notify_remove(site, rule_id):
 @needs_schema
 def notify_rotate_secret(site, rule_id):
     """Give a webhook rule a new signing secret (printed once); the old one also signs for 24 hours."""
-    rule = _rule(_site(site), rule_id)
+    found = _site(site)
+    rule = _rule(found, rule_id)
     try:
         secret = rule.rotate_secret()
     except Refused as err:
         raise refusal(err) from None
+    record("notification_secret_rotated", found, via="cli", rule=rule.id, target=rule.shown_target)
     db.session.commit()
-    click.echo(f"New signing secret (shown only this once): {secret}")
-    click.echo(f"Messages carry a signature with the previous secret too until "
-               f"{rule.previous_secret_until:%Y-%m-%d %H:%M} UTC.")
+    click.echo(_("New signing secret (shown only this once): %(secret)s", secret=secret))
+    click.echo(_("Messages carry a signature with the previous secret too until %(until)s UTC.",
+                 until=format(rule.previous_secret_until, "%Y-%m-%d %H:%M")))
 
 
 @notify.command("authors")
@@ -135,7 +147,7 @@ def notify_authors(site):
     found = _site(site)
     contacts = AuthorContact.of_site(found)
     if not contacts:
-        click.echo(f"The site {found.name!r} has no author contacts.")
+        click.echo(_("The site %(name)r has no author contacts.", name=found.name))
     for contact in contacts:
         click.echo(f"{contact.author}\t{contact.address}{' (editor)' if contact.editor_id else ''}")
 
@@ -152,27 +164,30 @@ def notify_author(site, author, address, remove):
     found = _site(site)
     if remove:
         if address:
-            raise click.UsageError("Give either an ADDRESS or --remove.")
+            raise click.UsageError(_("Give either an ADDRESS or --remove."))
         contact = AuthorContact.find(found, author)
         if contact is None:
-            raise click.ClickException(f"The site {found.name!r} has no contact for {author!r}.")
+            raise click.ClickException(_("The site %(name)r has no contact for %(author)r.", name=found.name,
+                                         author=author))
         contact.remove()
         db.session.commit()
-        click.echo(f"Contact for “{contact.author}” removed.")
+        click.echo(_("Contact for “%(author)s” removed.", author=contact.author))
         return
     if not address:
-        raise click.UsageError("Give the ADDRESS reports on this author's articles go to, or --remove.")
+        raise click.UsageError(_("Give the ADDRESS reports on this author's articles go to, or --remove."))
     try:
         contact = AuthorContact.set(found, **AuthorContactSchema().load({"author": author, "address": address}))
     except ValidationError as err:
         raise usage_error(err) from None
     except Refused as err:
         raise refusal(err) from None
-    who = "the editor " if contact.editor_id else ""
-    click.echo(f"Reports on articles by “{contact.author}” go to {who}{contact.address}.")
+    click.echo(_("Reports on articles by “%(author)s” go to the editor %(address)s.", author=contact.author,
+                 address=contact.address) if contact.editor_id else
+               _("Reports on articles by “%(author)s” go to %(address)s.", author=contact.author,
+                 address=contact.address))
     if not any(rule.recipient == "author" for rule in Rule.of_site(found)):
-        click.echo(f"Note: no `author` rule on the site yet; add one with "
-                   f"`copydesk notify add {found.key} author`.", err=True)
+        click.echo(_("Note: no `author` rule on the site yet; add one with %(command)s.",
+                     command="`copydesk notify add " + found.key + " author`"), err=True)
 
 
 @notify.command("test")
@@ -183,13 +198,14 @@ def notify_test(site):
     found = _site(site)
     rules = Rule.of_site(found)
     if not rules:
-        click.echo(f"The site {found.name!r} has no rules: nothing to test.")
+        click.echo(_("The site %(name)r has no rules: nothing to test.", name=found.name))
         return
     failed = 0
     for rule in rules:
         for outcome in rule.test():
-            words = {"ok": "ok", "failed": f"failed: {outcome.detail}", "not tried": f"not tried: {outcome.detail}",
-                     "nobody": f"nothing sent: {outcome.detail}"}[outcome.state]
+            words = {"ok": _("ok"), "failed": _("failed: %(detail)s", detail=outcome.detail),
+                     "not tried": _("not tried: %(detail)s", detail=outcome.detail),
+                     "nobody": _("nothing sent: %(detail)s", detail=outcome.detail)}[outcome.state]
             click.echo(f"rule {rule.id} {rule.recipient} {outcome.target}: {words}")
             failed += outcome.state == "failed"
     if failed:

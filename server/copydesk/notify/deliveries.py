@@ -24,6 +24,7 @@ from typing import NamedTuple, Optional
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 
 from ..db import db
 from ..intake import write_lock
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 _ACTIVE = sa.text("delivery.state IN ('pending', 'sending')")
 # Longest error kept on a delivery (admins read it on the site's page).
 MAX_ERROR = 500
+# The kind of delivery telling an editor a report was assigned to them.
+ASSIGNED = "assigned"
 
 
 def worker_id():
@@ -282,15 +285,22 @@ def retry_delay(attempts):
 def _editor_check(delivery):
     """An editor's message is for the editor as they are now: None to send it (to their
     current address, set on ``delivery``), or why it is cancelled."""
-    if delivery.channel != "email" or delivery.editor_id is None or delivery.kind not in ("report", "digest"):
+    if delivery.channel != "email" or delivery.editor_id is None or delivery.kind not in ("report", "digest",
+                                                                                           ASSIGNED):
         return None
     editor = db.session.get(Editor, delivery.editor_id)
     if editor is None or not editor.active:
-        return "The editor was deactivated before it went out."
+        return _("The editor was deactivated before it went out.")
+    if not editor.sees_site(delivery.site_id):
+        return _("The editor was taken off the site before it went out.")
+    if delivery.kind == ASSIGNED:
+        # Meant for them alone, whatever they chose to hear of the site's reports.
+        delivery.recipient = editor.email
+        return None
     mode = db.session.scalar(sa.select(Preference.mode).where(Preference.editor_id == editor.id,
                                                               Preference.site_id == delivery.site_id))
     if mode == "off":
-        return "The editor turned this site's notifications off before it went out."
+        return _("The editor turned this site's notifications off before it went out.")
     delivery.recipient = editor.email
     return None
 
@@ -326,7 +336,8 @@ def send_claimed(delivery_id, claimed_by):
         raise  # the database is away: the outcome could not be written either; the claim lapses
     except Exception as error:  # noqa: BLE001 - a bug must not stop the queue: retried, then given up
         logger.exception("delivery %s: unexpected error while sending", facts["public_id"])
-        permanent, message = False, f"Unexpected error ({error.__class__.__name__}); see the worker's log."
+        permanent, message = False, _("Unexpected error (%(error)s); see the worker's log.",
+                                      error=error.__class__.__name__)
     else:
         db.session.rollback()  # what sending read ends here: the outcome is a transaction of its own
         return _record(Attempt(state="sent", **facts), claimed_by, state="sent", last_error="", sent_at=utcnow(),
@@ -335,7 +346,7 @@ def send_claimed(delivery_id, claimed_by):
     give_up = due_at + timedelta(hours=float(current_app.config["NOTIFY_GIVE_UP_HOURS"]))
     if permanent or utcnow() >= give_up:
         if not permanent:
-            message = f"Gave up after {facts['attempts']} attempt(s): {message}"[:MAX_ERROR]
+            message = _("Gave up after %(num)d attempt(s): %(error)s", num=facts["attempts"], error=message)[:MAX_ERROR]
         return _record(Attempt(state="failed", error=message, **facts), claimed_by, state="failed",
                        last_error=message, recipient=recipient)
     wait = retry_delay(facts["attempts"])
@@ -403,6 +414,17 @@ def cancel_for_editor(editor):
         execution_options={"synchronize_session": False}).rowcount
 
 
+def cancel_for_sites(editor, site_ids):
+    """Cancel what is owed to an editor about sites they were taken off, digests and
+    assignments included (what is sending finishes; the send-time check stops a later
+    claim). Answers how many. The caller commits."""
+    return db.session.execute(
+        sa.update(Delivery).where(Delivery.editor_id == editor.id, Delivery.site_id.in_(site_ids),
+                                  Delivery.state == "pending")
+        .values(state="cancelled", last_error="The editor was taken off the site."),
+        execution_options={"synchronize_session": False}).rowcount
+
+
 def cancel_for_rule(rule):
     """Cancel what a rule being removed still owes: its pending deliveries, except digests,
     which may gather reports other rules route to the same person. Answers how many. The
@@ -412,3 +434,47 @@ def cancel_for_rule(rule):
                                   Delivery.kind != "digest")
         .values(state="cancelled", last_error="Its rule was removed."),
         execution_options={"synchronize_session": False}).rowcount
+
+
+# --- Assignment, deletion, erasure -----------------------------------------------------------
+
+def announce_assignment(report, assignee):
+    """Owe ``assignee`` one email now: the report is theirs. No rule is needed: it is for them
+    alone. The caller commits."""
+    db.session.add(Delivery(kind=ASSIGNED, channel="email", site_id=report.site_id, editor_id=assignee.id,
+                            recipient=assignee.email, recipient_key=f"assigned:{assignee.id}", mode="instant",
+                            items=[DeliveryItem(report_id=report.id, reason=ASSIGNED,
+                                                count=report.submission_count)]))
+
+
+def _about(report_id):
+    return sa.select(DeliveryItem.delivery_id).where(DeliveryItem.report_id == report_id)
+
+
+def cancel_assignment(report):
+    """Cancel the assignment email still owed for ``report`` (it went to someone else, or to
+    nobody, before it was sent). The caller commits."""
+    db.session.execute(
+        sa.update(Delivery).where(Delivery.kind == ASSIGNED, Delivery.state == "pending",
+                                  Delivery.id.in_(_about(report.id)))
+        .values(state="cancelled", last_error="The report was assigned again before it went out."),
+        execution_options={"synchronize_session": False})
+
+
+def cancel_for_report(report):
+    """Cancel what is owed about ``report`` alone (it is being deleted): every pending delivery
+    whose only report it is. A digest with other reports sends those. The caller commits."""
+    others = sa.exists().where(DeliveryItem.delivery_id == Delivery.id, DeliveryItem.report_id != report.id)
+    db.session.execute(
+        sa.update(Delivery).where(Delivery.state == "pending", Delivery.id.in_(_about(report.id)), ~others)
+        .values(state="cancelled", last_error="Its report was deleted."),
+        execution_options={"synchronize_session": False})
+
+
+def cancel_for_submission(submission):
+    """Cancel a thank-you still owed to the reader of ``submission`` (it is being erased).
+    The caller commits."""
+    db.session.execute(
+        sa.update(Delivery).where(Delivery.submission_id == submission.id, Delivery.state == "pending")
+        .values(state="cancelled", last_error="The reader's submission was erased."),
+        execution_options={"synchronize_session": False})

@@ -15,10 +15,11 @@ from typing import Optional
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app
+from flask_babel import force_locale
 
 from .. import fragments
 from ..db import db
-from ..models import Report, Submission, utcnow
+from ..models import Editor, Event, Report, Submission, utcnow
 
 COMMENTS_SHOWN = 3
 SUGGESTIONS_SHOWN = 10
@@ -223,21 +224,44 @@ def _render(name, **context):
     return str(module).strip() + "\n", " ".join(str(getattr(module, "subject", "")).split())
 
 
-def _email(name, **context):
-    text, subject = _render(f"mail/{name}.txt", **context)
-    html, _ = _render(f"mail/{name}.html", **context)
+def _email(name, language=None, **context):
+    """``language``: the recipient editor's (None: English, the desk's first language)."""
+    with force_locale(language or "en"):
+        text, subject = _render(f"mail/{name}.txt", **context)
+        html, _ = _render(f"mail/{name}.html", **context)
     return Email(subject=subject, text=text, html=html)
+
+
+def _language_of(delivery):
+    """The language of the editor a delivery is for; None for a plain address."""
+    editor = db.session.get(Editor, delivery.editor_id) if delivery.editor_id else None
+    return editor.language if editor else None
 
 
 def email_for(delivery):
     """The email an editor or address gets for a delivery: one report, or a digest listing
     its first ``DIGEST_SHOWN`` reports and how many more there are."""
-    if delivery.kind == "digest":
-        items = delivery.items
-        facts = facts_of(items[:DIGEST_SHOWN])
-        return _email("digest", site_name=delivery.site.name, reports=facts, total=len(items),
-                      more=len(items) - len(facts), dashboard_url=desk_link("dashboard.reports"))
-    return _email("report", report=delivery_facts(delivery)[0])
+    language = _language_of(delivery)
+    with force_locale(language or "en"):  # the facts' own words too ("typo ×3")
+        if delivery.kind == "digest":
+            items = delivery.items
+            facts = facts_of(items[:DIGEST_SHOWN])
+            return _email("digest", language, site_name=delivery.site.name, reports=facts, total=len(items),
+                          more=len(items) - len(facts), dashboard_url=desk_link("dashboard.reports"))
+        if delivery.kind == "assigned":
+            return assigned_email(delivery)
+        return _email("report", language, report=delivery_facts(delivery)[0])
+
+
+def assigned_email(delivery):
+    """The email telling an editor a report is theirs now, and who gave it to them (the
+    latest assignment to them in the report's history)."""
+    facts = delivery_facts(delivery)[0]
+    by = db.session.scalar(
+        sa.select(Editor).join(Event, Event.editor_id == Editor.id)
+        .where(Event.report_id == facts.id, Event.kind == "assignee", Event.to_value == str(delivery.editor_id))
+        .order_by(Event.id.desc()).limit(1))
+    return _email("assigned", _language_of(delivery), report=facts, assigned_by=by.display_name if by else "")
 
 
 def test_email(site):

@@ -19,6 +19,8 @@ from typing import NamedTuple, Optional
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from sqlalchemy.ext.hybrid import hybrid_property
 
 from ..db import db
@@ -43,6 +45,12 @@ DELIVERY_STATES = ("pending", "sending", "sent", "failed", "cancelled")
 # What a delivery says: a report (instant), several (digest), or the thank-you to a reader
 # who asked to hear when the error was fixed. (A test is sent at once, never stored.)
 DELIVERY_KINDS = ("report", "digest", "reader-thanks")
+# The states and kinds (the assignment email's too) as the deliveries list shows them.
+DELIVERY_STATE_LABELS = {"pending": lazy_gettext("pending"), "sending": lazy_gettext("sending"),
+                         "sent": lazy_gettext("sent"), "failed": lazy_gettext("failed"),
+                         "cancelled": lazy_gettext("cancelled")}
+DELIVERY_KIND_LABELS = {"report": lazy_gettext("report"), "digest": lazy_gettext("digest"),
+                        "reader-thanks": lazy_gettext("reader's thank-you"), "assigned": lazy_gettext("assignment")}
 # Why a report is in a delivery.
 REASONS = ("new", "repeat")
 # A report's repeats send nothing, except one more message when this many readers have sent it.
@@ -117,7 +125,7 @@ class Rule(db.Model):
         if recipient == "editor":
             editor = Editor.find(target)
             if editor is None:
-                raise Refused(f"No editor has the email {target}.")
+                raise Refused(_("No editor has the email %(email)s.", email=target))
             rule.editor_id = editor.id
         elif recipient in CHANNELS:
             rule.target = target
@@ -125,9 +133,9 @@ class Rule(db.Model):
             rule.secret = new_webhook_secret()
         same = rule._same()
         if same is not None:
-            raise Refused(f"The site has this rule already (rule {same}).")
+            raise Refused(_("The site has this rule already (rule %(rule)s).", rule=same))
         # Two admins adding the same rule at once: the unique index refuses the second.
-        _save(rule, Refused(f"The site has this rule already (rule {rule._same() or '…'})."))
+        _save(rule, Refused(_("The site has this rule already (rule %(rule)s).", rule=rule._same() or "…")))
         return rule
 
     @so.validates("match_value")
@@ -171,7 +179,7 @@ class Rule(db.Model):
         """A new webhook signing secret, returned to be shown once; the replaced one still
         signs (a second signature) for ``SECRET_OVERLAP``. The caller commits."""
         if self.recipient != "webhook":
-            raise Refused("Only a webhook rule has a signing secret.")
+            raise Refused(_("Only a webhook rule has a signing secret."))
         self.previous_secret, self.previous_secret_until = self.secret, utcnow() + self.SECRET_OVERLAP
         self.secret = new_webhook_secret()
         return self.secret
@@ -184,42 +192,45 @@ class Rule(db.Model):
     def shown_target(self):
         """Who or where, as admins see it: secrets and tokens masked."""
         if self.recipient == "everyone":
-            return "every editor"
+            return _("every editor")
         if self.recipient == "editor":
-            return self.editor.email if self.editor else "(editor removed)"
+            return self.editor.email if self.editor else _("(editor removed)")
         if self.recipient == "author":
-            return "the article's author"
+            return _("the article's author")
         if self.recipient in ("webhook", "slack"):
             shown = mask_target(self.recipient, self.target)
-            return f"{shown} (secret {mask_secret(self.secret)})" if self.recipient == "webhook" else shown
+            return (_("%(target)s (secret %(secret)s)", target=shown, secret=mask_secret(self.secret))
+                    if self.recipient == "webhook" else shown)
         if self.recipient == "telegram":
-            return f"chat {self.target} (bot token {mask_token(self.token)})"
+            return _("chat %(chat)s (bot token %(token)s)", chat=self.target, token=mask_token(self.token))
         return self.target
 
     @property
     def hears(self):
         """What the rule hears, in words."""
         if not self.match_field:
-            return "every report"
-        return f"{self.match_field} “{self.match_value}”"
+            return _("every report")
+        return {"section": _("section “%(value)s”", value=self.match_value),
+                "author": _("author “%(value)s”", value=self.match_value),
+                "kind": _("kind “%(value)s”", value=self.match_value)}.get(self.match_field, self.match_value)
 
     @property
     def shown_mode(self):
         if self.recipient in ("everyone", "editor"):
-            return "each editor's choice"
+            return _("each editor's choice")
         if self.recipient == "author":
-            return f"editors: their choice; addresses: {self.mode}"
+            return _("editors: their choice; addresses: %(mode)s", mode=self.mode)
         return self.mode if self.recipient == "email" else "instant"
 
     def addresses(self):
-        """The email addresses a people rule reaches now, for a test: active editors who have
-        not turned the site off; for "author", every author contact of the site."""
+        """The email addresses a people rule reaches now, for a test: editors who see the site
+        and have not turned it off; for "author", every author contact of the site."""
         if self.recipient == "author":
             return sorted({contact.address for contact in AuthorContact.of_site(self.site)})
         if self.recipient not in ("everyone", "editor"):
             return []
         off = sa.select(Preference.editor_id).where(Preference.site_id == self.site_id, Preference.mode == "off")
-        editors = sa.select(Editor.email).where(Editor.active.is_(True), Editor.id.not_in(off))
+        editors = sa.select(Editor.email).where(Editor.seeing_site(self.site_id), Editor.id.not_in(off))
         if self.recipient == "editor":
             editors = editors.where(Editor.id == self.editor_id)
         return list(db.session.scalars(editors.order_by(Editor.email)))
@@ -233,8 +244,8 @@ class Rule(db.Model):
             return [_tried(self, self.shown_target, lambda: channels.send_test(self), deadline)]
         addresses = self.addresses()
         if not addresses:
-            nobody = ("no author contacts yet" if self.recipient == "author"
-                      else "no active editor hears this site")
+            nobody = (_("no author contacts yet") if self.recipient == "author"
+                      else _("no active editor hears this site"))
             return [Outcome(self, self.shown_target, "nobody", nobody)]
         return [_tried(self, address, lambda address=address: channels.send_test_email(address, self.site),
                        deadline) for address in addresses]
@@ -268,7 +279,7 @@ def _tried(rule, target, send, deadline=None):
     from .channels import SendError
     if deadline is not None and time.monotonic() >= deadline:
         return Outcome(rule, target, "not tried",
-                       f"the test ran out of its {TEST_BUDGET_SECONDS} s before reaching it")
+                       _("the test ran out of its %(seconds)d s before reaching it", seconds=TEST_BUDGET_SECONDS))
     try:
         send()
     except SendError as err:
@@ -373,7 +384,7 @@ class AuthorContact(db.Model):
         contact.author = author
         contact.editor_id, contact.email = (editor.id, "") if editor else (None, address)
         contact.editor = editor
-        _save(contact, Refused(f"A contact for “{author}” was saved meanwhile; please try again."))
+        _save(contact, Refused(_("A contact for “%(author)s” was saved meanwhile; please try again.", author=author)))
         return contact
 
     def remove(self):

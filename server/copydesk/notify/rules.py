@@ -63,10 +63,12 @@ class _Site:
         return self._modes.get(editor_id, DEFAULT_MODE)
 
     def active_editors(self):
-        """{id: email} of every active editor (until issue 10, every editor is on every site)."""
+        """{id: email} of every active editor who may see the site's reports: its members
+        and the admins. No one hears about a report they could not open."""
         if self._editors is None:
             self._editors = dict(db.session.execute(
-                sa.select(Editor.id, Editor.email).where(Editor.active.is_(True)).order_by(Editor.id)).all())
+                sa.select(Editor.id, Editor.email).where(Editor.seeing_site(self.site_id))
+                .order_by(Editor.id)).all())
         return self._editors
 
     def author_contact(self, author):

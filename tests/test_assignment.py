@@ -1,0 +1,214 @@
+"""Assigning a report to an editor: who may take it, the report's history, the assignee's
+email (sent by the worker, never for assigning oneself); and closing as a duplicate of #N."""
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from conftest import ORIGIN, csrf_token, report_body, rows
+from copydesk.db import db
+from copydesk.models import Editor, Event, Refused, Report
+from copydesk.notify.models import Delivery
+
+
+def send(client, site_key, key, **fields):
+    response = client.post("/api/v1/reports", json=report_body(site_key, idempotency_key=key, **fields),
+                           headers={"Origin": ORIGIN})
+    assert response.status_code == 201, response.text
+    return response.json["id"]
+
+
+@pytest.fixture
+def desk(app, client, auth, make_editor, make_site, site_key):
+    """A report on the Daily; Eddie (logged in) and Nora edit the Daily, Otto only the Weekly."""
+    weekly = make_site(name="Weekly", origins=["https://weekly.example.com"])
+    ids = {"eddie": make_editor(), "nora": make_editor("nora@example.com", name="Nora Desk", sites=[site_key]),
+           "otto": make_editor("otto@example.com", name="Otto Out", sites=[weekly]),
+           "ada": make_editor("ada@example.com", name="Ada Admin", role="admin")}
+    ids["report"] = send(client, site_key, "assign-0000001")
+    assert auth.login().status_code == 302
+    return ids
+
+
+def assign(client, report_id, editor=""):
+    token = csrf_token(client.get(f"/reports/{report_id}").text)
+    return client.post(f"/reports/{report_id}/assign", data={"editor": str(editor), "csrf_token": token})
+
+
+def assignee(app, report_id):
+    with app.app_context():
+        return db.session.get(Report, report_id).assignee_id
+
+
+def test_assigning_records_who_gave_it_to_whom_and_unassigning_clears_it(app, client, desk):
+    response = assign(client, desk["report"], desk["nora"])
+    assert response.status_code == 302
+    assert "assigned to Nora Desk" in client.get(response.headers["Location"]).text
+    assert assignee(app, desk["report"]) == desk["nora"]
+
+    assign(client, desk["report"], "")
+    assert assignee(app, desk["report"]) is None
+    assert rows(app, sa.select(Event.kind, Event.editor_id, Event.from_value, Event.to_value)
+                .where(Event.kind == "assignee").order_by(Event.id)) == [
+        ("assignee", desk["eddie"], None, str(desk["nora"])),
+        ("assignee", desk["eddie"], str(desk["nora"]), None)]
+
+
+def test_an_editor_who_cannot_see_the_site_is_refused_without_learning_their_name(app, client, desk):
+    response = assign(client, desk["report"], desk["otto"])
+    # The answer for an unknown editor: nothing tells that Otto exists, nor his name.
+    assert response.status_code == 422
+    assert "There is no such editor." in response.text
+    assert "Otto" not in response.text and "otto@" not in response.text
+    assert assignee(app, desk["report"]) is None
+    assert rows(app, sa.select(Event.id).where(Event.kind == "assignee")) == []
+
+
+def test_an_inactive_editor_is_refused_and_an_admin_may_take_any_report(app, desk):
+    with app.app_context():
+        report, eddie = db.session.get(Report, desk["report"]), db.session.get(Editor, desk["eddie"])
+        nora = db.session.get(Editor, desk["nora"])
+        nora.active = False
+        with pytest.raises(Refused):
+            report.assign(nora, by=eddie)
+        report.assign(db.session.get(Editor, desk["ada"]), by=eddie)
+        db.session.commit()
+    assert assignee(app, desk["report"]) == desk["ada"]
+
+
+@pytest.mark.parametrize("editor", ["999999", "x", "1" * 30, "-1"])
+def test_an_unknown_editor_is_a_422_not_a_500(app, client, desk, editor):
+    response = assign(client, desk["report"], editor)
+    assert response.status_code == 422
+    assert "There is no such editor." in response.text
+    assert assignee(app, desk["report"]) is None
+
+
+def test_the_report_page_offers_only_editors_who_see_the_site(app, client, desk):
+    from copydesk.dashboard.moderation import assignable_editors
+    with app.test_request_context():
+        names = [e.display_name for e in assignable_editors(db.session.get(Report, desk["report"]))]
+    assert names == ["Ada Admin", "Eddie Tor", "Nora Desk"]
+
+
+def test_the_assignee_gets_one_email_through_the_worker(app, client, desk, smtp_server):
+    from copydesk.worker import Worker
+    app.config["SMTP_URL"] = smtp_server.url
+    app.config["PUBLIC_URL"] = "https://desk.example.com"
+    with app.app_context():  # the report's own announcement is not what this test is about
+        db.session.execute(sa.update(Report).values(notify_due=False))
+        db.session.commit()
+    assign(client, desk["report"], desk["nora"])
+
+    outcomes = Worker(app).run_once()
+
+    assert [(o.kind, o.state) for o in outcomes] == [("assigned", "sent")]
+    [mail] = smtp_server.mails
+    assert mail.recipients == ["nora@example.com"]
+    assert mail.subject == "Assigned to you: “principle keeper” — Daily"
+    assert "Eddie Tor assigned you a report on Daily." in mail.text
+    assert f"https://desk.example.com/reports/{desk['report']}" in mail.text
+    assert "Eddie Tor assigned you a report on Daily." in mail.html
+    assert Worker(app).run_once() == []  # once
+
+
+def test_no_email_when_editors_assign_themselves(app, client, desk):
+    assign(client, desk["report"], desk["eddie"])
+    assert assignee(app, desk["report"]) == desk["eddie"]
+    assert rows(app, sa.select(Delivery.id).where(Delivery.kind == "assigned")) == []
+
+
+def test_reassigning_before_the_email_went_cancels_it(app, client, desk):
+    assign(client, desk["report"], desk["nora"])
+    assign(client, desk["report"], desk["ada"])
+    assert rows(app, sa.select(Delivery.recipient, Delivery.state).where(Delivery.kind == "assigned")
+                .order_by(Delivery.id)) == [("nora@example.com", "cancelled"), ("ada@example.com", "pending")]
+
+
+def test_an_email_for_an_editor_deactivated_meanwhile_is_cancelled(app, client, desk, smtp_server):
+    from copydesk.worker import Worker
+    app.config["SMTP_URL"] = smtp_server.url
+    with app.app_context():
+        db.session.execute(sa.update(Report).values(notify_due=False))
+        db.session.commit()
+    assign(client, desk["report"], desk["nora"])
+    with app.app_context():
+        db.session.execute(sa.update(Editor).where(Editor.id == desk["nora"]).values(active=False))
+        db.session.commit()
+    assert [o.state for o in Worker(app).run_once()] == ["cancelled"]
+    assert smtp_server.mails == []
+
+
+def test_an_outsider_cannot_assign_a_report_of_another_site(app, client, desk):
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
+    page = client.get("/login")
+    client.post("/login", data={"email": "otto@example.com", "password": "correct horse battery",
+                                "csrf_token": csrf_token(page.text)})
+    token = csrf_token(client.get("/account").text)
+    response = client.post(f"/reports/{desk['report']}/assign", data={"editor": str(desk["otto"]), "csrf_token": token})
+    assert response.status_code == 404
+    assert assignee(app, desk["report"]) is None
+
+
+# --- Duplicate of #N ---
+
+def close_as_duplicate(app, report_id, original, by_id):
+    with app.app_context():
+        report = db.session.get(Report, report_id)
+        report.close("duplicate", by=db.session.get(Editor, by_id), duplicate_of=original)
+        db.session.commit()
+
+
+def test_closing_as_duplicate_records_which_report_and_reopening_clears_it(app, client, desk, site_key):
+    other = send(client, site_key, "assign-0000002", exact="another error")
+    close_as_duplicate(app, other, desk["report"], desk["eddie"])
+    with app.app_context():
+        report = db.session.get(Report, other)
+        assert (report.status, report.resolution, report.duplicate_of_id) == ("closed", "duplicate", desk["report"])
+        report.reopen(by=db.session.get(Editor, desk["eddie"]))
+        db.session.commit()
+        assert report.duplicate_of_id is None
+    assert rows(app, sa.select(Event.from_value, Event.to_value).where(Event.kind == "duplicate_of")
+                .order_by(Event.id)) == [(None, str(desk["report"])), (str(desk["report"]), None)]
+
+
+@pytest.mark.parametrize("target, says", [
+    (None, "Give the number of the report this one duplicates."),
+    ("abc", "Give the number of the report this one duplicates."),
+    ("self", "A report cannot be a duplicate of itself."),
+    (999999, "There is no report #999999 on this site."),
+    (10**30, "There is no report #"),
+    ("weekly", "There is no report #"),
+    ("loop", "is itself a duplicate of this one."),
+])
+def test_a_duplicate_must_name_another_report_of_the_same_site_without_a_loop(app, client, desk, site_key,
+                                                                              make_site, target, says):
+    weekly = make_site(name="Weekly News", origins=[ORIGIN])
+    weekly_report = send(client, weekly, "assign-0000003") if target == "weekly" else None
+    other = send(client, site_key, "assign-0000004", exact="another error")
+    if target == "loop":  # other is a duplicate of the report; the report cannot be one of other
+        close_as_duplicate(app, other, desk["report"], desk["eddie"])
+    chosen = {"self": desk["report"], "weekly": weekly_report, "loop": other}.get(target, target)
+    with app.app_context():
+        report = db.session.get(Report, desk["report"])
+        with pytest.raises(Refused, match=re.escape(says)):
+            report.close("duplicate", by=db.session.get(Editor, desk["eddie"]), duplicate_of=chosen)
+        db.session.rollback()
+        assert db.session.get(Report, desk["report"]).status == "new"
+
+
+def test_only_a_duplicate_names_another_report(app, client, desk, site_key):
+    other = send(client, site_key, "assign-0000005", exact="another error")
+    with app.app_context():
+        with pytest.raises(Refused, match="Only a report closed as a duplicate"):
+            db.session.get(Report, other).close("spam", by=db.session.get(Editor, desk["eddie"]),
+                                                duplicate_of=desk["report"])
+
+
+def test_the_report_page_has_the_assign_form_with_the_current_assignee_chosen(app, client, desk):
+    assign(client, desk["report"], desk["nora"])
+    page = client.get(f"/reports/{desk['report']}").text
+    assert f'action="/reports/{desk["report"]}/assign"' in page
+    assert f'<option value="{desk["nora"]}" selected>Nora Desk</option>' in page
+    assert "Otto Out" not in page
