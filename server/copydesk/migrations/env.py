@@ -5,6 +5,8 @@ import logging
 from alembic import context
 from flask import current_app
 
+from copydesk.db import include_in_autogenerate
+
 logger = logging.getLogger("alembic.env")
 config = context.config
 target_db = current_app.extensions["migrate"].db
@@ -19,13 +21,6 @@ def run_migrations_offline():
         context.run_migrations()
 
 
-def include_object(object_, name, type_, reflected, compare_to):
-    """Leave the search index to migration 0009 and the stats rollups to 0011: their tables
-    (FTS5's own among them), kept by triggers, are no model's, and autogenerate must neither
-    drop nor report them."""
-    return not (name or "").startswith(("report_search", "ix_report_search", "report_day", "ix_report_day", "report_open", "ix_report_open"))
-
-
 def run_migrations_online():
     def skip_empty(context_, revision, directives):
         # `copydesk db migrate` with no model changes writes no empty revision.
@@ -35,7 +30,7 @@ def run_migrations_online():
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", skip_empty)
-    conf_args.setdefault("include_object", include_object)
+    conf_args.setdefault("include_object", include_in_autogenerate)
     with target_db.engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
         if sqlite:
