@@ -212,3 +212,28 @@ def test_the_report_page_has_the_assign_form_with_the_current_assignee_chosen(ap
     assert f'action="/reports/{desk["report"]}/assign"' in page
     assert f'<option value="{desk["nora"]}" selected>Nora Desk</option>' in page
     assert "Otto Out" not in page
+
+
+def test_mine_reads_only_the_assigned_reports_however_many_are_unassigned(app, client, site_key):
+    """The assignee index holds assigned reports only (migration 0012): with it whole, SQLite's
+    statistics counted the unassigned reports' NULLs as one value held by nearly all of them,
+    and "Mine" read every open report. The planner now takes the index on both databases."""
+    first = send(client, site_key, "assign-many-0001")
+    with app.app_context():
+        columns = ("site_id, page_url, title, lang, article_id, article_section, article_author, "
+                   "article_published, exact, prefix, suffix, position, status, submission_count, typo_count, "
+                   "fact_count, link_count, other_count, notify_due, announced_count, created_at, updated_at, "
+                   "last_submitted_at")
+        db.session.execute(sa.text(
+            "WITH RECURSIVE numbers(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM numbers WHERE n < 3000) "
+            f"INSERT INTO report (group_key, anchor_key, page_key, {columns}) "
+            f"SELECT 'g' || n, 'a' || n, 'p' || n, {columns} FROM report, numbers WHERE report.id = :id"), {"id": first})
+        db.session.commit()
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+        mine = (sa.select(Report.id).where(Report.status.in_(("new", "confirmed")), Report.assignee_id == 1)
+                .order_by(Report.id.desc()).limit(51))
+        explain = "EXPLAIN QUERY PLAN " if db.engine.dialect.name == "sqlite" else "EXPLAIN "
+        plan = " ".join(str(row[-1]) for row in db.session.execute(sa.text(
+            explain + str(mine.compile(db.engine, compile_kwargs={"literal_binds": True})))))
+    assert "ix_report_assignee_status_id" in plan, plan

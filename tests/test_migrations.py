@@ -91,7 +91,7 @@ def test_upgrade_to_search_indexes_existing_reports_and_notes_and_downgrade_drop
 
     def found(q):
         # The list's own search path (the /reports page and its bulk actions use it).
-        query, _order = restrict(sa.select(Report.id), q, db.session.get_bind().dialect.name)
+        query = restrict(sa.select(Report.id), q, db.session.get_bind().dialect.name)
         return set(db.session.scalars(query))
 
     with app.app_context():

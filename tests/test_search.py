@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from conftest import report_body, with_settings
 from copydesk.db import db
+from copydesk import search
 from copydesk.models import Report, Site, Submission
 from copydesk.search import BadQuery, Term, parse
 from test_api import post
@@ -72,6 +73,28 @@ def test_phrases_match_words_side_by_side_also_across_selection_and_context(clie
     assert found(client, '"keeper lighthouse"') == set()
     # A quote left open runs to the end of the query.
     assert found(client, '"lighthouse keeper') == {wanted}
+
+
+@pytest.mark.parametrize("few", [0, 1, 1000])
+def test_the_same_reports_are_found_however_many_match(client, logged_in, site_key, monkeypatch, few):
+    """PostgreSQL hands a search of at most FEW_MATCHES reports to the list as their ids and
+    one of more as a subquery (``search.restrict``); each phrase's words are also conditions
+    of their own. Whichever way, the same reports."""
+    monkeypatch.setattr(search, "FEW_MATCHES", few)
+    page = {"url": "https://daily.example.com/a", "canonical_url": "https://daily.example.com/a", "title": "Tides"}
+    keeper = send(client, site_key, prefix="The old ", exact="harbour pilot", suffix=" slept",
+                  comment="Seen in the lead", **page)
+    other = send(client, site_key, prefix="", exact="pilot of the harbour", suffix="",
+                 **{**page, "title": "Harbour news"})
+    elk = send(client, site_key, prefix="", exact="Ёлочная игрушка", suffix="", article_author="Ann Lee", **page)
+    assert found(client, "harbour") == {keeper, other}
+    assert found(client, '"harbour pilot"') == {keeper}
+    assert found(client, '"pilot harbour"') == set()
+    assert found(client, 'pilot "the lead"') == {keeper}
+    assert found(client, "title:harbour pilot") == {other}
+    assert found(client, "ёлоч*") == found(client, "author:lee") == {elk}
+    assert found(client, "harbour-pil*") == {keeper}  # one term: its words side by side, the last a prefix
+    assert found(client, "zebra") == set()
 
 
 def test_prefixes(client, logged_in, site_key):

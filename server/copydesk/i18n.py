@@ -9,10 +9,10 @@ from zoneinfo import available_timezones
 
 import pytz  # Flask-Babel's own time zones: a name must be known to both
 from babel import Locale
-from babel.dates import format_date, format_time, get_datetime_format
+from babel.dates import format_datetime, get_date_format, get_datetime_format, get_time_format
 from flask import request
 from flask_babel import Babel, format_timedelta, get_locale, get_timezone
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from . import PACKAGE_DIR
 
@@ -92,10 +92,16 @@ def exact_time(moment):
     with the zone named: "Nov 26, 2026, 2:58 PM (Europe/Moscow)"."""
     zone, locale = get_timezone(), get_locale()
     local = _aware(moment).astimezone(zone)
-    shown = (get_datetime_format("medium", locale=locale).replace("'", "")
-             .replace("{1}", format_date(local, "medium", locale=locale))
-             .replace("{0}", format_time(local, "short", tzinfo=zone, locale=locale)))
-    return f"{shown} ({zone.zone})"
+    return f"{format_datetime(local, _exact_pattern(str(locale)), tzinfo=zone, locale=locale)} ({zone.zone})"
+
+
+@lru_cache(maxsize=None)
+def _exact_pattern(locale_name):
+    """The language's medium date and short time, joined as its medium date and time joins
+    them: one pattern, so a list of fifty moments looks the language's rules up once."""
+    return (get_datetime_format("medium", locale=locale_name)
+            .replace("{1}", get_date_format("medium", locale=locale_name).pattern)
+            .replace("{0}", get_time_format("short", locale=locale_name).pattern))
 
 
 def _aware(moment):
@@ -112,13 +118,13 @@ def when(moment, relative=True, now=None):
         return ""
     moment = _aware(moment).astimezone(timezone.utc)
     iso = moment.replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
-    exact = exact_time(moment)
+    exact = escape(exact_time(moment))
     delta = moment - (now or datetime.now(timezone.utc))
     if relative and abs(delta) < RELATIVE_WITHIN:
-        shown = format_timedelta(delta, granularity="minute", add_direction=True)
-        return Markup('<time datetime="{}" title="{}">{}<span class="visually-hidden"> ({})</span></time>').format(
-            iso, exact, shown, exact)
-    return Markup('<time datetime="{}" title="{}">{}</time>').format(iso, exact, exact)
+        shown = escape(format_timedelta(delta, granularity="minute", add_direction=True))
+        return Markup(f'<time datetime="{iso}" title="{exact}">{shown}'
+                      f'<span class="visually-hidden"> ({exact})</span></time>')
+    return Markup(f'<time datetime="{iso}" title="{exact}">{exact}</time>')
 
 
 def wait_words(seconds):

@@ -243,8 +243,10 @@ class Report(db.Model):
         sa.Index("ix_report_previous_report_id", "previous_report_id",
                  sqlite_where=sa.text("previous_report_id IS NOT NULL"),
                  postgresql_where=sa.text("previous_report_id IS NOT NULL")),
-        # "Mine" and "Unassigned" lists.
-        sa.Index("ix_report_assignee_status_id", "assignee_id", "status", "id"),
+        # "Mine" lists and an editor's assignments; partial for the same reason (migration 0012).
+        sa.Index("ix_report_assignee_status_id", "assignee_id", "status", "id",
+                 sqlite_where=sa.text("assignee_id IS NOT NULL"),
+                 postgresql_where=sa.text("assignee_id IS NOT NULL")),
         # "Duplicate of #N" linked back from #N; partial for the same reason as above.
         sa.Index("ix_report_duplicate_of_id", "duplicate_of_id",
                  sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),

@@ -2,21 +2,22 @@
 page) or in bulk (the reports ticked in the list, or all those matching its filter)."""
 
 from datetime import datetime, time
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
 from flask import (abort, current_app, flash, g, get_template_attribute, jsonify, redirect, render_template,
                    request, url_for)
-from flask_babel import gettext as _, lazy_gettext, ngettext
+from flask_babel import get_locale, gettext as _, lazy_gettext, ngettext
 from flask_login import current_user, login_required
 from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from .. import blocks, checks, fragments
 from ..db import db
-from ..models import Refused, Report
+from ..models import RESOLUTION_LABELS, STATUS_LABELS, Refused, Report
 from ..schemas import (BLOCK_HOURS, BULK_LIMIT, CHECK_FILTERS, MAX_ID, DeskSchema, FullMatch,
                        ReportActionSchema, ReportBulkSchema, ReportFilterSchema, ReportIdsSchema)
-from ..search import BadQuery, restrict
+from ..search import BadQuery, key_column, restrict
 from . import ID, bp, forget_status_counts, form_data, report_or_404, scoped, visible_sites
 
 
@@ -38,15 +39,8 @@ def _order(filters):
     if filters["sort"] == "most":
         return (sa.tuple_(Report.submission_count, Report.id), [Report.submission_count.desc(), Report.id.desc()],
                 [Report.submission_count.asc(), Report.id.asc()])
-    key = _search(sa.select(Report), filters)[1]
+    key = key_column(db.session.get_bind().dialect.name) if filters["q"].strip() else Report.id
     return key, [key.desc()], [key.asc()]
-
-
-def _search(query, filters):
-    """``query`` limited to the filter's search, and the id column to order it by."""
-    if not filters["q"].strip():
-        return query, Report.id
-    return restrict(query, filters["q"].strip(), db.session.get_bind().dialect.name)
 
 
 def filtered_reports(filters):
@@ -72,7 +66,8 @@ def filtered_reports(filters):
         query = query.where(Report.assignee_id == current_user.id)
     elif filters["assignee"] == "none":
         query = query.where(Report.assignee_id.is_(None))
-    query = _search(query, filters)[0]
+    if filters["q"].strip():
+        query = restrict(query, filters["q"].strip(), db.session.get_bind().dialect.name)
     if filters["check"]:
         query = query.where(checks.state_is(filters["check"]))
     return query
@@ -120,11 +115,12 @@ def matching_count(query):
     return db.session.scalar(sa.select(sa.func.count()).select_from(capped))
 
 
-def shown_matching(filters):
-    """The highest report id on the editor's desk now, and how many of the filter's reports
-    (up to it) "select all matching" offers: the bulk form carries both back (``SeenSchema``)."""
+def shown_matching(query):
+    """The highest report id on the editor's desk now, and how many of the reports of
+    ``query`` (a ``filtered_reports`` query) up to it "select all matching" offers: the bulk
+    form carries both back (``SeenSchema``)."""
     newest = db.session.scalar(scoped(sa.select(sa.func.max(Report.id)))) or 0
-    return newest, matching_count(filtered_reports(filters).where(Report.id <= newest))
+    return newest, matching_count(query.where(Report.id <= newest))
 
 
 class SeenSchema(DeskSchema):
@@ -149,7 +145,7 @@ def reports():
                  if k not in ("after", "before")}
     try:
         filters = schema.load(_list_args(request.args.items(multi=False)))
-        query = filtered_reports(filters)
+        query = filtered = filtered_reports(filters)
     except (ValidationError, BadQuery) as err:
         errors = err.messages if isinstance(err, ValidationError) else {"q": [str(err)]}
         return render_template("dashboard/reports.html", reports=[], errors=errors, filters={},
@@ -180,7 +176,7 @@ def reports():
     return render_template("dashboard/reports.html", reports=rows, filters=filters, errors=None,
                            link_args=link_args, list_query=urlencode(link_args), sites=visible_sites(),
                            next_cursor=next_cursor, prev_cursor=prev_cursor,
-                           shown=shown_matching(filters) if rows else (0, 0), bulk_limit=BULK_LIMIT,
+                           shown=shown_matching(filtered) if rows else (0, 0), bulk_limit=BULK_LIMIT,
                            page_checks=checks.checks_of(row.id for row in rows))
 
 
@@ -408,18 +404,30 @@ ROW_WORDS = {
     "assign": lazy_gettext("Assign to me"), "open_on_page": lazy_gettext("Open on page"),
     "page": lazy_gettext("Page"), "reports": lazy_gettext("Reports"), "status": lazy_gettext("Status"),
     "page_check": lazy_gettext("Page check"), "actions": lazy_gettext("Actions"),
+    # With |format(...) in the templates; the values are escaped as they are put in.
+    "select_report": lazy_gettext("Select report #%(id)s"), "report_number": lazy_gettext("Report #%(id)s"),
+    "assigned_to": lazy_gettext("Assigned to %(name)s"),
+    "status_resolution": lazy_gettext("%(status)s: %(resolution)s"),
 }
 
 
 @bp.app_template_global()
 def row_words():
-    """ROW_WORDS in the request's language, and the spam form's block lengths in words."""
-    words = g.get("copydesk_row_words")
-    if words is None:
-        words = {name: str(text) for name, text in ROW_WORDS.items()}
-        words["block_lengths"] = [(hours, blocks.block_length(hours)) for hours in BLOCK_HOURS]
-        g.copydesk_row_words = words
-    return words
+    """ROW_WORDS, the labels of statuses, resolutions and page check states, and the spam
+    form's block lengths, in the language in force: translated once per request and
+    language, where the rows of a list asked for them a thousand times."""
+    language = get_locale()
+    known = g.setdefault("copydesk_row_words", {})
+    if language not in known:
+        known[language] = SimpleNamespace(
+            **{name: str(text) for name, text in ROW_WORDS.items()},
+            statuses={name: str(text) for name, text in STATUS_LABELS.items()},
+            resolutions={name: str(text) for name, text in RESOLUTION_LABELS.items()},
+            check_states={name: str(text) for name, text in checks.STATE_LABELS.items()},
+            block_lengths=[(hours, blocks.block_length(hours)) for hours in BLOCK_HOURS])
+    return known[language]
+
+
 # Macros imported without the page's context (and rendered for JSON answers) still know the editor.
 bp.add_app_template_global(current_user, "current_user")
 bp.add_app_template_filter(checks.word_diff, "word_diff")
