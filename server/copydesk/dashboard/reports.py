@@ -10,6 +10,7 @@ from flask import (abort, current_app, flash, g, get_template_attribute, jsonify
                    request, url_for)
 from flask_babel import get_locale, gettext as _, lazy_gettext, ngettext
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from marshmallow import EXCLUDE, ValidationError, fields, validate
 
 from .. import blocks, checks, fragments
@@ -414,7 +415,7 @@ ROW_WORDS = {
 @bp.app_template_global()
 def row_words():
     """ROW_WORDS, the labels of statuses, resolutions and page check states, and the spam
-    form's block lengths, in the language in force: translated once per request and
+    form's block lengths (its options), in the language in force: translated once per request and
     language, where the rows of a list asked for them a thousand times."""
     language = get_locale()
     known = g.setdefault("copydesk_row_words", {})
@@ -424,7 +425,8 @@ def row_words():
             statuses={name: str(text) for name, text in STATUS_LABELS.items()},
             resolutions={name: str(text) for name, text in RESOLUTION_LABELS.items()},
             check_states={name: str(text) for name, text in checks.STATE_LABELS.items()},
-            block_lengths=[(hours, blocks.block_length(hours)) for hours in BLOCK_HOURS])
+            block_options=Markup("").join(Markup('<option value="{}">{}</option>').format(hours, blocks.block_length(hours))
+                                          for hours in BLOCK_HOURS))
     return known[language]
 
 
