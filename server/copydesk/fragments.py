@@ -11,6 +11,7 @@ the few words nearest the selection.
 """
 
 import re
+from functools import lru_cache
 from urllib.parse import quote, urlsplit, urlunsplit
 
 # Words of context on each side: enough to tell apart the same words elsewhere on the page.
@@ -87,6 +88,8 @@ def _runs(exact):
     return [" ".join(run) for run in runs]
 
 
+# Cached: the list draws a link for every row, and the same rows for every editor who opens it.
+@lru_cache(maxsize=2048)
 def directive(exact, prefix="", suffix=""):
     """The ``text=`` directive's value (encoded) for a selection and its captured context."""
     exact = " ".join(exact.split())

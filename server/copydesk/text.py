@@ -4,6 +4,7 @@ readers send is ever rendered as HTML, so nothing here cleans HTML."""
 import ipaddress
 import re
 import unicodedata
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 # Zero-width characters and soft hyphens carry no visible text.
@@ -78,6 +79,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 HOSTNAME = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))*\.?")
 
 
+@lru_cache(maxsize=2048)  # every row of the list asks, for its page
 def origin_of(url: str) -> str:
     """The origin (scheme://host[:port]) a browser sends for a page at this http(s) URL:
     the default port left out, an IPv6 host in brackets, an internationalized host in
