@@ -110,11 +110,12 @@ def restrict(query, q, dialect):
     """``query`` (a select of Report) limited to the reports ``q`` finds; raises BadQuery.
     Order it by ``key_column``.
 
-    On PostgreSQL the matches are first fetched, up to FEW_MATCHES + 1 of them. The planner cannot tell a rare word from a common one: it guesses 0.5% of the
-    reports for any word outside its statistics, and then walks the list's index newest
-    first, testing every report, to find a page of a word that is in one report (70 ms at
-    200,000 reports). Given the few ids instead, it reads just those; given more than
-    FEW_MATCHES (a common word), the index walk is the right plan and fills a page at once."""
+    On PostgreSQL the matches are first fetched, up to FEW_MATCHES + 1 of them. The planner
+    cannot tell a rare word from a common one: it guesses 0.5% of the reports for any word
+    outside its statistics, and then walks the list's index newest first, testing every
+    report, to find a page of a word that is in one report (70 ms at 200,000 reports). Given
+    the few ids instead, it reads just those; given more than FEW_MATCHES (a common word),
+    the index walk is the right plan and fills a page at once."""
     from .models import Report
     terms = parse(q)
     if dialect != "sqlite":

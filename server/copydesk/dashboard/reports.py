@@ -18,7 +18,7 @@ from ..db import db
 from ..models import RESOLUTION_LABELS, STATUS_LABELS, Refused, Report
 from ..schemas import (BLOCK_HOURS, BULK_LIMIT, CHECK_FILTERS, MAX_ID, DeskSchema, FullMatch,
                        ReportActionSchema, ReportBulkSchema, ReportFilterSchema, ReportIdsSchema)
-from ..search import BadQuery, key_column, restrict
+from ..search import BadQuery, key_column, parse, restrict
 from . import ID, bp, forget_status_counts, form_data, report_or_404, scoped, visible_sites
 
 
@@ -87,7 +87,8 @@ def list_of(source):
     pairs = parse_qsl(source) if isinstance(source, str) else source.items(multi=False)
     args = {k: v for k, v in _list_args(pairs).items() if k not in ("after", "before")}
     filters = ReportFilterSchema().load(args)
-    filtered_reports(filters)  # a search it cannot read is refused now, not after the action
+    if filters["q"].strip():
+        parse(filters["q"].strip())  # a search it cannot read is refused now, not after the action
     return filters, args
 
 
