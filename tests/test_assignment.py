@@ -1,20 +1,21 @@
 """Assigning a report to an editor: who may take it, the report's history, the assignee's
 email (sent by the worker, never for assigning oneself); and closing as a duplicate of #N."""
 
+import json
 import re
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import ORIGIN, csrf_token, report_body, rows
+from conftest import ORIGIN, AuthActions, csrf_token, report_body, rows
 from copydesk.db import db
-from copydesk.models import Editor, Event, Refused, Report
+from copydesk.models import AuditEntry, Editor, Event, Refused, Report, Site
 from copydesk.notify.models import Delivery
 
 
-def send(client, site_key, key, **fields):
+def send(client, site_key, key, origin=ORIGIN, **fields):
     response = client.post("/api/v1/reports", json=report_body(site_key, idempotency_key=key, **fields),
-                           headers={"Origin": ORIGIN})
+                           headers={"Origin": origin})
     assert response.status_code == 201, response.text
     return response.json["id"]
 
@@ -237,3 +238,105 @@ def test_mine_reads_only_the_assigned_reports_however_many_are_unassigned(app, c
         plan = " ".join(str(row[-1]) for row in db.session.execute(sa.text(
             explain + str(mine.compile(db.engine, compile_kwargs={"literal_binds": True})))))
     assert "ix_report_assignee_status_id" in plan, plan
+
+
+# --- Taken off a site: the editor's reports there go back to "Unassigned" ---
+
+WEEKLY = "https://weekly.example.com"
+
+
+@pytest.fixture
+def held(app, client, desk, site_key):
+    """Eddie (on the Daily and the Weekly) holds an open and a closed Daily report and a Weekly
+    one, each taken himself (no email owed); Nora holds another Daily report. Ada is logged in."""
+    with app.app_context():
+        weekly = db.session.scalar(sa.select(Site.key).where(Site.name == "Weekly"))
+    ids = dict(desk, closed=send(client, site_key, "assign-held-0002", exact="another error"),
+               noras=send(client, site_key, "assign-held-0003", exact="third error"),
+               weekly=send(client, weekly, "assign-held-0004", origin=WEEKLY, url=WEEKLY + "/harbour",
+                           canonical_url=WEEKLY + "/harbour"))
+    with app.app_context():
+        eddie, nora = db.session.get(Editor, desk["eddie"]), db.session.get(Editor, desk["nora"])
+        for key in ("report", "closed", "weekly"):
+            db.session.get(Report, ids[key]).assign(eddie, by=eddie)
+        db.session.get(Report, ids["closed"]).close("spam", by=eddie)
+        db.session.get(Report, ids["noras"]).assign(nora, by=nora)
+        db.session.commit()
+    client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
+    assert AuthActions(client).login("ada@example.com").status_code == 302
+    return ids
+
+
+def unassigned_by(app, report_ids):
+    """The "unassigned" history entries of these reports: (report, by, from, to)."""
+    return rows(app, sa.select(Event.report_id, Event.editor_id, Event.from_value, Event.to_value)
+                .where(Event.kind == "assignee", Event.to_value.is_(None), Event.report_id.in_(report_ids))
+                .order_by(Event.report_id))
+
+
+def assert_eddie_lets_go_of_the_daily_only(app, held, by):
+    assert [assignee(app, held[key]) for key in ("report", "closed", "weekly", "noras")] == [
+        None, None, held["eddie"], held["nora"]]
+    assert unassigned_by(app, [held[key] for key in ("report", "closed", "weekly", "noras")]) == [
+        (held["report"], by, str(held["eddie"]), None), (held["closed"], by, str(held["eddie"]), None)]
+    # Nobody is emailed about it.
+    assert rows(app, sa.select(Delivery.id).where(Delivery.kind == "assigned")) == []
+
+
+def test_taking_an_editor_off_a_site_unassigns_their_reports_there(app, client, held):
+    [weekly_id] = rows(app, sa.select(Site.id).where(Site.name == "Weekly"))[0]
+    token = csrf_token(client.get("/editors").text)
+    response = client.post(f"/editors/{held['eddie']}/sites", data={"csrf_token": token, "site": str(weekly_id)},
+                           follow_redirects=True)
+    assert "editor@example.com now belongs to: Weekly." in response.text
+
+    assert_eddie_lets_go_of_the_daily_only(app, held, held["ada"])
+    assert f'href="/reports/{held["report"]}' in client.get("/reports?status=open&assignee=none").text
+    assert f'href="/reports/{held["closed"]}' in client.get("/reports?status=closed&assignee=none").text
+    assert re.search(r'<span class="who">Ada Admin</span>\s*unassigned it \(it was with Eddie Tor\)',
+                     client.get(f"/reports/{held['report']}").text)
+    [(detail,)] = rows(app, sa.select(AuditEntry.detail_json).where(AuditEntry.action == "editor_sites_changed"))
+    assert json.loads(detail) == {"added": [], "removed": ["Daily"], "reports_unassigned": 2}
+
+
+def test_taking_an_editor_off_a_site_with_the_cli_unassigns_their_reports_there(app, client, runner, held):
+    result = runner.invoke(args=["editors", "sites", "editor@example.com", "--remove", "Daily"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "editor@example.com: Weekly\n"
+
+    assert_eddie_lets_go_of_the_daily_only(app, held, None)  # the command line names no editor
+    assert f'href="/reports/{held["report"]}' in client.get("/reports?status=open&assignee=none").text
+    assert re.search(r'<span class="who">An admin, on the command line,</span>\s*unassigned it \(it was with Eddie Tor\)',
+                     client.get(f"/reports/{held['report']}").text)
+
+
+def test_a_deactivated_editor_lets_go_of_every_report(app, client, held):
+    token = csrf_token(client.get("/editors").text)
+    client.post(f"/editors/{held['eddie']}/active", data={"csrf_token": token, "active": "0"})
+    assert [assignee(app, held[key]) for key in ("report", "closed", "weekly", "noras")] == [
+        None, None, None, held["nora"]]
+    assert [by for _report, by, _from, _to in unassigned_by(app, [held["report"], held["closed"], held["weekly"]])] \
+        == [held["ada"]] * 3
+    assert rows(app, sa.select(Delivery.id).where(Delivery.kind == "assigned")) == []
+
+
+def test_an_admin_made_an_editor_lets_go_of_the_sites_they_do_not_belong_to(app, client, runner, held,
+                                                                            make_editor):
+    """Only a change that takes a site out of sight moves reports: Eddie made an admin and back,
+    Nora given the Weekly and taken off it again, keep all they hold."""
+    boss_id = make_editor("boss@example.com", role="admin", name="Boss", sites=[])
+    with app.app_context():  # an admin who belongs to no site: as an editor she sees none
+        report, boss = db.session.get(Report, held["report"]), db.session.get(Editor, boss_id)
+        report.assign(boss, by=boss)
+        db.session.commit()
+    for args in (["editors", "role", "editor@example.com", "admin"],
+                 ["editors", "role", "editor@example.com", "editor"],
+                 ["editors", "sites", "nora@example.com", "--add", "Weekly"],
+                 ["editors", "sites", "nora@example.com", "--remove", "Weekly"],
+                 ["editors", "role", "boss@example.com", "editor"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+    assert [assignee(app, held[key]) for key in ("report", "closed", "weekly", "noras")] == [
+        None, held["eddie"], held["eddie"], held["nora"]]
+    assert unassigned_by(app, [held[key] for key in ("report", "closed", "weekly", "noras")]) == [
+        (held["report"], None, str(boss_id), None)]

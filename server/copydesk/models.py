@@ -547,20 +547,42 @@ class Editor(UserMixin, db.Model):
     def _email_taken(email):
         return Refused(_("An editor with the email %(email)s exists already.", email=email))
 
-    def set_role(self, role):
+    def set_role(self, role, by=None):
+        """Change the role; an admin made an editor lets go of the reports of sites they do not
+        belong to (``give_up_unseen_reports``, by ``by``). Answers how many."""
         if role not in ROLES:
             raise Refused(_("A role is one of: %(roles)s.", roles=", ".join(ROLES)))
         if role != "admin":
             self._keep_an_admin("demote")
-        self.role = role
+        demoted, self.role = self.is_admin and role != "admin", role
+        return self.give_up_unseen_reports(by) if demoted else 0
 
-    def set_active(self, flag):
+    def set_active(self, flag, by=None):
+        """(De)activate; a deactivated editor lets go of all their reports
+        (``give_up_unseen_reports``, by ``by``). Answers how many."""
         if not flag:
             self._keep_an_admin("deactivate")
             self.session_token = secrets.token_hex(16)  # ends their sessions now
             from .notify.deliveries import cancel_for_editor
             cancel_for_editor(self)  # nothing more is sent to them, digests included
         self.active = bool(flag)
+        return self.give_up_unseen_reports(by) if not flag else 0
+
+    def give_up_unseen_reports(self, by=None):
+        """Unassign this editor's reports, open and closed, on the sites they no longer see
+        (taken off a site, demoted, deactivated): they cannot act on them, and everyone's
+        "Mine" and "Unassigned" would be wrong. Each goes through ``Report.assign``, so each
+        gets its history entry (by ``by``) and no email goes. The one path for every such
+        change; the caller commits. Answers how many."""
+        held = db.session.scalars(sa.select(Report.site_id).where(Report.assignee_id == self.id).distinct())
+        unseen = [site_id for site_id in held if not self.sees_site(site_id)]
+        if not unseen:
+            return 0
+        reports = db.session.scalars(sa.select(Report).where(
+            Report.assignee_id == self.id, Report.site_id.in_(unseen)).order_by(Report.id)).all()
+        for report in reports:
+            report.assign(None, by=by)
+        return len(reports)
 
     def _keep_an_admin(self, doing):
         others = sa.select(sa.func.count()).select_from(Editor).where(

@@ -43,15 +43,23 @@ def sites_from_form(form):
 def set_sites(editor, sites, by=None, **detail):
     """The one way an editor's sites change (dashboard and CLI): the new set, audited with
     what was added and removed; what was still owed to them about a site they no longer
-    see is cancelled. Answers whether anything changed."""
+    see is cancelled, and their reports there are unassigned. Answers whether anything
+    changed."""
     before, after = set(editor.sites), set(sites)
     if before == after:
         return False
     editor.sites = sorted(after, key=lambda site: site.name)
     cancel_for_sites(editor, [site.id for site in before - after if not editor.sees_site(site.id)])
+    _count_unassigned(detail, editor.give_up_unseen_reports(by))
     record("editor_sites_changed", editor, by=by, added=sorted(s.name for s in after - before),
            removed=sorted(s.name for s in before - after), **detail)
     return True
+
+
+def _count_unassigned(detail, count):
+    """Name in an audit entry's ``detail`` how many reports the change unassigned, if any."""
+    if count:
+        detail["reports_unassigned"] = count
 
 
 def _new_password():
@@ -82,7 +90,7 @@ def editors():
 def change_role(editor, role, by=None, **detail):
     """The one way a role changes (dashboard and CLI), audited; Refused for the last admin."""
     before = editor.role
-    editor.set_role(role)
+    _count_unassigned(detail, editor.set_role(role, by=by))
     if editor.role != before:
         record("editor_role_changed", editor, by=by, role={"from": before, "to": editor.role}, **detail)
 
@@ -90,7 +98,7 @@ def change_role(editor, role, by=None, **detail):
 def change_active(editor, flag, by=None, **detail):
     """The one way an editor is (de)activated (dashboard and CLI), audited; Refused for the last admin."""
     if editor.active != flag:
-        editor.set_active(flag)
+        _count_unassigned(detail, editor.set_active(flag, by=by))
         record("editor_activated" if flag else "editor_deactivated", editor, by=by, **detail)
 
 

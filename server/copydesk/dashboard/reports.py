@@ -12,6 +12,7 @@ from flask_babel import get_locale, gettext as _, lazy_gettext, ngettext
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from marshmallow import EXCLUDE, ValidationError, fields, validate
+from sqlalchemy.exc import OperationalError
 
 from .. import blocks, checks, fragments
 from ..db import db
@@ -322,13 +323,25 @@ def _messages(errors):
             yield from (str(message) for message in messages)
 
 
+# PostgreSQL's deadlock, lock not available and serialization failure: the moment's conflict
+# with another transaction (a reader's send takes the same stats rollup rows), not the report's.
+HELD_ELSEWHERE = frozenset({"40P01", "55P03", "40001"})
+
+
+def _held_elsewhere(err):
+    """Whether ``err`` (an OperationalError) is PostgreSQL giving up a report's statement to
+    another transaction holding its rows: acting again later succeeds."""
+    return getattr(err.orig, "sqlstate", None) in HELD_ELSEWHERE
+
+
 @bp.post("/reports/bulk")
 @login_required
 def reports_bulk():
     """One action on the reports ticked in the list, or on all matching its filter (at most
     BULK_LIMIT a click, in the list's order: a click stays one short transaction). Each goes
     through the model (audited) under a row lock; a ticked report whose status changed since
-    the list was shown, or that no longer matches, is left as it is and counted."""
+    the list was shown, or that no longer matches, is left as it is and counted, and so is one
+    PostgreSQL gave up on to another transaction holding its rows (``_held_elsewhere``)."""
     try:
         bulk = ReportBulkSchema().load({**form_data(request.form), "report": request.form.getlist("report")})
         seen = SeenSchema().load(form_data(request.form))
@@ -363,7 +376,7 @@ def reports_bulk():
     if bulk["action"] == "assign":  # "assign to me" never takes a report from a colleague
         taken = [item for item in fresh if item.assignee_id not in (None, current_user.id)]
         fresh = [item for item in fresh if item not in taken]
-    done, refusals = 0, []
+    done, refusals, held = 0, [], 0
     for item in fresh:
         try:
             with db.session.begin_nested():  # a refused one undoes only its own changes
@@ -371,6 +384,12 @@ def reports_bulk():
             done += 1
         except Refused as refused:
             refusals.append(f"#{item.id}: {refused}")
+        except OperationalError as err:
+            if not _held_elsewhere(err):
+                raise
+            # Rolled back to its savepoint, which expires the report and drops its new events:
+            # the transaction goes on, and the commit writes nothing of this one.
+            held += 1
     db.session.commit()
     forget_status_counts()
     flash(ngettext("Done for %(num)d report.", "Done for %(num)d reports.", done))
@@ -380,6 +399,10 @@ def reports_bulk():
     if taken:
         flash(ngettext("%(num)d report left: assigned to someone else.",
                        "%(num)d reports left: assigned to someone else.", len(taken)), "error")
+    if held:
+        flash(ngettext("%(num)d report left as it was: other changes held it at that moment. Act again for it.",
+                       "%(num)d reports left as they were: other changes held them at that moment. "
+                       "Act again for them.", held), "error")
     if refusals:
         flash(_("Refused: %(reasons)s", reasons=" ".join(refusals)), "error")
     if bulk["all_matching"] and len(items) == BULK_LIMIT:
