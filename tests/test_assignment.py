@@ -78,7 +78,8 @@ def test_an_inactive_editor_is_refused_and_an_admin_may_take_any_report(app, des
     assert assignee(app, desk["report"]) == desk["ada"]
 
 
-@pytest.mark.parametrize("editor", ["999999", "x", "1" * 30, "-1"])
+# "١" is an Arabic-Indic one: a digit to str.isdecimal() and int(), not an editor's number.
+@pytest.mark.parametrize("editor", ["999999", "x", "1" * 30, "-1", "99999999999", "١", "²"])
 def test_an_unknown_editor_is_a_422_not_a_500(app, client, desk, editor):
     response = assign(client, desk["report"], editor)
     assert response.status_code == 422

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from ..blocks import active_blocks, lift
 from ..db import db
 from ..models import NO_SUCH_EDITOR, Editor, Refused, SenderBlock, Submission
+from ..schemas import parse_whole_number
 from . import ID, admin_required, bp, forget_status_counts, report_or_404, scoped
 
 
@@ -30,7 +31,8 @@ def assign_report(report_id):
     chosen = request.form.get("editor", "").strip()
     editor = None
     if chosen:
-        editor = db.session.get(Editor, int(chosen)) if chosen.isdecimal() and len(chosen) < 12 else None
+        number = parse_whole_number(chosen, low=1)
+        editor = db.session.get(Editor, number) if number is not None else None
         if editor is None:
             abort(422, str(NO_SUCH_EDITOR))
     try:

@@ -7,7 +7,7 @@ from flask_babel import format_number, format_percent, format_timedelta
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from ..schemas import MAX_ID
+from ..schemas import parse_whole_number
 from ..stats import LATEST, PERIODS, desk_stats
 from . import bp, site_or_404, visible_site_ids, visible_sites
 
@@ -18,9 +18,10 @@ def _site_asked():
     value = request.args.get("site", "")
     if value == "":
         return None
-    if not (value.isascii() and value.isdigit() and len(value) <= 10 and 0 < int(value) <= MAX_ID):
+    number = parse_whole_number(value, low=1)
+    if number is None:
         abort(400, _("A site is chosen by its number."))
-    return site_or_404(int(value))
+    return site_or_404(number)
 
 
 def _days_asked():
