@@ -441,3 +441,16 @@ class ReportBulkSchema(DeskSchema):
                                   "report")
         _need_resolution_details(data)
         return data
+
+
+class SeenSchema(DeskSchema):
+    """What the editor's view showed when they acted, so that a view gone stale is refused
+    rather than acted on: who held the report (one report's action; empty: nobody), and for
+    "all matching" the newest report id on the desk and the count offered (``dashboard.reports.shown_matching``)."""
+
+    class Meta:
+        unknown = EXCLUDE  # the action's own fields ride along
+
+    expected_assignee = fields.String(load_default=None, validate=FullMatch(r"[0-9]{0,10}"))
+    seen_newest = fields.Integer(load_default=None, validate=validate.Range(0, MAX_ID))
+    seen_matching = fields.Integer(load_default=None, validate=validate.Range(0, BULK_LIMIT + 1))

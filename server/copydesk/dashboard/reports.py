@@ -11,14 +11,14 @@ from flask import (abort, current_app, flash, g, get_template_attribute, jsonify
 from flask_babel import get_locale, gettext as _, lazy_gettext, ngettext
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from marshmallow import EXCLUDE, ValidationError, fields, validate
+from marshmallow import ValidationError
 from sqlalchemy.exc import OperationalError
 
 from .. import blocks, checks, fragments
 from ..db import db
 from ..models import RESOLUTION_LABELS, STATUS_LABELS, Refused, Report
-from ..schemas import (BLOCK_HOURS, BULK_LIMIT, CHECK_FILTERS, MAX_ID, DeskSchema, FullMatch,
-                       ReportActionSchema, ReportBulkSchema, ReportFilterSchema, ReportIdsSchema)
+from ..schemas import (BLOCK_HOURS, BULK_LIMIT, CHECK_FILTERS, ReportActionSchema, ReportBulkSchema,
+                       ReportFilterSchema, ReportIdsSchema, SeenSchema)
 from ..search import BadQuery, key_column, parse, restrict
 from . import ID, bp, forget_status_counts, form_data, report_or_404, scoped, visible_sites
 
@@ -124,19 +124,6 @@ def shown_matching(query):
     form carries both back (``SeenSchema``)."""
     newest = db.session.scalar(scoped(sa.select(sa.func.max(Report.id)))) or 0
     return newest, matching_count(query.where(Report.id <= newest))
-
-
-class SeenSchema(DeskSchema):
-    """What the editor's view showed when they acted, so that a view gone stale is refused
-    rather than acted on: who held the report (one report's action; empty: nobody), and for
-    "all matching" the newest report id on the desk and the count offered (``shown_matching``)."""
-
-    class Meta:
-        unknown = EXCLUDE  # the action's own fields ride along
-
-    expected_assignee = fields.String(load_default=None, validate=FullMatch(r"[0-9]{0,10}"))
-    seen_newest = fields.Integer(load_default=None, validate=validate.Range(0, MAX_ID))
-    seen_matching = fields.Integer(load_default=None, validate=validate.Range(0, BULK_LIMIT + 1))
 
 
 @bp.get("/reports")
