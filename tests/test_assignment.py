@@ -341,3 +341,41 @@ def test_an_admin_made_an_editor_lets_go_of_the_sites_they_do_not_belong_to(app,
         None, held["eddie"], held["eddie"], held["nora"]]
     assert unassigned_by(app, [held[key] for key in ("report", "closed", "weekly", "noras")]) == [
         (held["report"], None, str(boss_id), None)]
+
+
+@pytest.mark.postgresql_only
+def test_a_report_a_colleague_takes_meanwhile_stays_theirs(app, client, held, database_url):
+    """Eddie is taken off the Daily while Nora takes one of his Daily reports in a transaction
+    not yet committed: the admin's change waits for it, then finds the report Nora's, and
+    leaves it to her (read unlocked, it would take it from her)."""
+    import threading
+    import time
+
+    [weekly_id] = rows(app, sa.select(Site.id).where(Site.name == "Weekly"))[0]
+    token = csrf_token(client.get("/editors").text)
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    answer = {}
+
+    def take_eddie_off_the_daily():
+        answer["response"] = client.post(f"/editors/{held['eddie']}/sites",
+                                         data={"csrf_token": token, "site": str(weekly_id)})
+
+    admin = threading.Thread(target=take_eddie_off_the_daily, daemon=True)
+    try:
+        with engine.connect() as nora, engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+            nora.execute(sa.text("UPDATE report SET assignee_id = :nora WHERE id = :id"),
+                         {"nora": held["nora"], "id": held["report"]})
+            admin.start()
+            deadline = time.monotonic() + 30
+            while not watcher.scalar(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                             "current_database() AND wait_event_type = 'Lock'")):
+                assert time.monotonic() < deadline, "the admin's change never waited for Nora's"
+                time.sleep(0.01)
+            nora.commit()
+    finally:
+        engine.dispose()
+        admin.join(30)
+    assert not admin.is_alive() and answer["response"].status_code == 302
+    assert [assignee(app, held[key]) for key in ("report", "closed")] == [held["nora"], None]
+    assert unassigned_by(app, [held["report"], held["closed"]]) == [
+        (held["closed"], held["ada"], str(held["eddie"]), None)]

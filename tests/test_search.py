@@ -95,6 +95,8 @@ def test_the_same_reports_are_found_however_many_match(client, logged_in, site_k
     assert found(client, "ёлоч*") == found(client, "author:lee") == {elk}
     assert found(client, "harbour-pil*") == {keeper}  # one term: its words side by side, the last a prefix
     assert found(client, "zebra") == set()
+    # A mark alone (here an acute accent) is no word: the phrase is its words on either side.
+    assert found(client, '"harbour \u0301 pilot"') == {keeper}
 
 
 def test_prefixes(client, logged_in, site_key):
@@ -168,7 +170,8 @@ def test_hostile_queries_answer_a_page_never_a_server_error(client, logged_in, s
 
 
 @pytest.mark.parametrize("q, message", [
-    ("?!", "Search for at least one word"), ("a*", "at least two letters before the *"),
+    ("?!", "Search for at least one word"), ("\u064b \u0301", "Search for at least one word"),
+    ("a*", "at least two letters before the *"),
     (" ".join(f"w{n}" for n in range(13)), "at most 12 words"),
 ])
 def test_a_query_that_cannot_be_read_says_why(client, logged_in, site_key, q, message):

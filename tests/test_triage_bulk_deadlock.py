@@ -16,7 +16,7 @@ from conftest import ORIGIN, report_body, rows
 from copydesk.db import db
 from copydesk.models import Event, Report
 from test_api import post
-from test_triage_list import bulk
+from test_triage_list import bulk, token as token_of
 
 # Each wait is bounded, so a test gone wrong fails instead of hanging the suite.
 WAIT_SECONDS = 30
@@ -112,3 +112,73 @@ def test_a_report_caught_in_a_deadlock_is_left_as_it_was_and_the_others_are_done
     # The rollups count r2 as open still, on its own page, and r1 as closed.
     assert rows(app, sa.text("SELECT site_id, page_key, reports FROM report_open_page")) == [
         (*pages[r2], 1)]
+
+
+@pytest.fixture
+def impatient(app):
+    """The app's connections give up a lock wait after 0.3 s (lock_timeout, SQLSTATE 55P03),
+    as they would give up on a deadlock: PostgreSQL holding a report's rows elsewhere."""
+    def give_up_soon(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("SET lock_timeout = '300ms'")
+        cursor.close()
+        dbapi_connection.commit()
+
+    with app.app_context():
+        app_engine = db.engine
+    sa.event.listen(app_engine, "connect", give_up_soon)
+    app_engine.dispose()
+    yield
+    sa.event.remove(app_engine, "connect", give_up_soon)
+    app_engine.dispose()
+
+
+def two_reports(client, site_key):
+    return [post(client, report_body(site_key, idempotency_key=f"held-{i:06d}", exact=f"error number {i}",
+                                     url=f"{ORIGIN}/page-{i}", canonical_url=None)).json["id"] for i in (1, 2)]
+
+
+def held(database_url, report_id):
+    """A connection holding ``report_id``'s row locked until it is closed."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    connection = engine.connect()
+    connection.execute(sa.text("SELECT id FROM report WHERE id = :id FOR UPDATE"), {"id": report_id})
+    return engine, connection
+
+
+@pytest.mark.postgresql_only
+def test_an_action_on_a_report_held_elsewhere_is_a_409_and_changes_nothing(
+        client, app, logged_in, site_key, database_url, impatient):
+    r1, _r2 = two_reports(client, site_key)
+    engine, connection = held(database_url, r1)
+    try:
+        answer = client.post(f"/reports/{r1}/action", headers={"Accept": "application/json"},
+                             data={"csrf_token": token_of(client), "action": "close", "resolution": "fixed",
+                                   "expected_status": "new"})
+        page = client.post(f"/reports/{r1}/action", follow_redirects=True,
+                           data={"csrf_token": token_of(client), "action": "confirm", "expected_status": "new"})
+    finally:
+        connection.close()
+        engine.dispose()
+    assert answer.status_code == 409
+    assert answer.json == {"error": "Other changes held this report at that moment; nothing was changed. Act again."}
+    assert "Other changes held this report at that moment; nothing was changed. Act again." in page.text
+    assert rows(app, sa.select(Report.status).where(Report.id == r1)) == [("new",)]
+    assert rows(app, sa.select(Event.id).where(Event.report_id == r1)) == []
+
+
+@pytest.mark.postgresql_only
+def test_a_bulk_action_on_reports_held_elsewhere_changes_nothing_and_says_so(
+        client, app, logged_in, site_key, database_url, impatient):
+    r1, r2 = two_reports(client, site_key)
+    engine, connection = held(database_url, r2)
+    try:
+        response = bulk(client, action="close", resolution="fixed", report=[r1, r2], list="status=open",
+                        **{f"expected_{r1}": "new", f"expected_{r2}": "new"})
+    finally:
+        connection.close()
+        engine.dispose()
+    assert response.status_code == 302
+    text = client.get(response.headers["Location"]).text
+    assert "Nothing was changed: other changes held these reports at that moment. Act again." in text
+    assert rows(app, sa.select(Report.status).order_by(Report.id)) == [("new",), ("new",)]

@@ -578,8 +578,11 @@ class Editor(UserMixin, db.Model):
         unseen = [site_id for site_id in held if not self.sees_site(site_id)]
         if not unseen:
             return 0
+        # Locked, and read afresh: a report a colleague took meanwhile is theirs (PostgreSQL
+        # checks the condition again once the lock is had), and is left to them.
         reports = db.session.scalars(sa.select(Report).where(
-            Report.assignee_id == self.id, Report.site_id.in_(unseen)).order_by(Report.id)).all()
+            Report.assignee_id == self.id, Report.site_id.in_(unseen)).order_by(Report.id)
+            .with_for_update(key_share=True).execution_options(populate_existing=True)).all()
         for report in reports:
             report.assign(None, by=by)
         return len(reports)

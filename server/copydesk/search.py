@@ -66,7 +66,8 @@ def parse(q):
         if field and field not in FIELDS:
             text, field = f"{match['field']} {text}", ""
         prefix = match["phrase"] is None and text.endswith("*")
-        words = tuple(TOKEN.findall(text))
+        # A mark alone (an accent, an Arabic vowel sign) is no word: the index keeps none.
+        words = tuple(word for word in TOKEN.findall(text) if any(char.isalnum() for char in fold(word)))
         if words:
             terms.append(Term(words, field or None, prefix))
     if not terms:

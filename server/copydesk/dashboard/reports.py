@@ -41,8 +41,13 @@ def _order(filters):
     if filters["sort"] == "most":
         return (sa.tuple_(Report.submission_count, Report.id), [Report.submission_count.desc(), Report.id.desc()],
                 [Report.submission_count.asc(), Report.id.asc()])
-    key = key_column(db.session.get_bind().dialect.name) if filters["q"].strip() else Report.id
+    key = key_column(db.session.get_bind().dialect.name) if searched(filters) else Report.id
     return key, [key.desc()], [key.asc()]
+
+
+def searched(filters):
+    """The list's search, if it has one ("" if not)."""
+    return filters["q"].strip()
 
 
 def filtered_reports(filters):
@@ -68,8 +73,8 @@ def filtered_reports(filters):
         query = query.where(Report.assignee_id == current_user.id)
     elif filters["assignee"] == "none":
         query = query.where(Report.assignee_id.is_(None))
-    if filters["q"].strip():
-        query = restrict(query, filters["q"].strip(), db.session.get_bind().dialect.name)
+    if searched(filters):
+        query = restrict(query, searched(filters), db.session.get_bind().dialect.name)
     if filters["check"]:
         query = query.where(checks.state_is(filters["check"]))
     return query
@@ -88,8 +93,8 @@ def list_of(source):
     pairs = parse_qsl(source) if isinstance(source, str) else source.items(multi=False)
     args = {k: v for k, v in _list_args(pairs).items() if k not in ("after", "before")}
     filters = ReportFilterSchema().load(args)
-    if filters["q"].strip():
-        parse(filters["q"].strip())  # a search it cannot read is refused now, not after the action
+    if searched(filters):
+        parse(searched(filters))  # a search it cannot read is refused now, not after the action
     return filters, args
 
 
@@ -237,25 +242,31 @@ def report_action(report_id):
                                for field, messages in err.messages.items()), 422)
     except BadQuery as err:
         return refuse(str(err), 422)
-    # Locked: an action by another editor in the same instant is seen, not overwritten. FOR NO
-    # KEY UPDATE, as an UPDATE takes: a reader's new report naming this one waits for nothing.
-    db.session.refresh(item, with_for_update={"key_share": True})
-    if action["expected_status"] and action["expected_status"] != item.status:
-        return refuse(_("Someone changed this report to “%(status)s” meanwhile; nothing was changed.",
-                        status=item.status), 409)
-    # Only the assignment actions act on who holds the report; the others are checked by status.
-    if (action["action"] in ("assign", "unassign") and expected_assignee is not None
-            and (int(expected_assignee) if expected_assignee else None) != item.assignee_id):
-        if item.assignee is None:
-            return refuse(_("Someone unassigned this report meanwhile; nothing was changed."), 409)
-        return refuse(_("This report was assigned to %(name)s meanwhile; nothing was changed.",
-                        name=item.assignee.display_name), 409)
     try:
-        blocked = apply_action(item, action)
-    except Refused as refused:
+        # Locked: an action by another editor in the same instant is seen, not overwritten. FOR NO
+        # KEY UPDATE, as an UPDATE takes: a reader's new report naming this one waits for nothing.
+        db.session.refresh(item, with_for_update={"key_share": True})
+        if action["expected_status"] and action["expected_status"] != item.status:
+            return refuse(_("Someone changed this report to “%(status)s” meanwhile; nothing was changed.",
+                            status=item.status), 409)
+        # Only the assignment actions act on who holds the report; the others are checked by status.
+        if (action["action"] in ("assign", "unassign") and expected_assignee is not None
+                and (int(expected_assignee) if expected_assignee else None) != item.assignee_id):
+            if item.assignee is None:
+                return refuse(_("Someone unassigned this report meanwhile; nothing was changed."), 409)
+            return refuse(_("This report was assigned to %(name)s meanwhile; nothing was changed.",
+                            name=item.assignee.display_name), 409)
+        try:
+            blocked = apply_action(item, action)
+        except Refused as refused:
+            db.session.rollback()
+            return refuse(str(refused), 422)
+        db.session.commit()
+    except OperationalError as err:
+        if not held_elsewhere(err):
+            raise
         db.session.rollback()
-        return refuse(str(refused), 422)
-    db.session.commit()
+        return refuse(_("Other changes held this report at that moment; nothing was changed. Act again."), 409)
     forget_status_counts()
     message = _done(action, blocked)
 
@@ -315,7 +326,7 @@ def _messages(errors):
 HELD_ELSEWHERE = frozenset({"40P01", "55P03", "40001"})
 
 
-def _held_elsewhere(err):
+def held_elsewhere(err):
     """Whether ``err`` (an OperationalError) is PostgreSQL giving up a report's statement to
     another transaction holding its rows: acting again later succeeds."""
     return getattr(err.orig, "sqlstate", None) in HELD_ELSEWHERE
@@ -328,7 +339,7 @@ def reports_bulk():
     BULK_LIMIT a click, in the list's order: a click stays one short transaction). Each goes
     through the model (audited) under a row lock; a ticked report whose status changed since
     the list was shown, or that no longer matches, is left as it is and counted, and so is one
-    PostgreSQL gave up on to another transaction holding its rows (``_held_elsewhere``)."""
+    PostgreSQL gave up on to another transaction holding its rows (``held_elsewhere``)."""
     try:
         bulk = ReportBulkSchema().load({**form_data(request.form), "report": request.form.getlist("report")})
         seen = SeenSchema().load(form_data(request.form))
@@ -352,7 +363,14 @@ def reports_bulk():
         chosen = shown.order_by(*order_desc).limit(BULK_LIMIT)
     else:
         chosen = scoped(sa.select(Report).where(Report.id.in_(bulk["report"]))).order_by(Report.id)
-    items = db.session.scalars(chosen.with_for_update(of=Report, key_share=True)).all()
+    try:
+        items = db.session.scalars(chosen.with_for_update(of=Report, key_share=True)).all()
+    except OperationalError as err:
+        if not held_elsewhere(err):
+            raise
+        db.session.rollback()
+        flash(_("Nothing was changed: other changes held these reports at that moment. Act again."), "error")
+        return redirect(url_for("dashboard.reports", **link_args))
     if not bulk["all_matching"]:
         expected = bulk["expected"]
         fresh = [item for item in items if expected.get(item.id) == item.status]
@@ -372,7 +390,7 @@ def reports_bulk():
         except Refused as refused:
             refusals.append(f"#{item.id}: {refused}")
         except OperationalError as err:
-            if not _held_elsewhere(err):
+            if not held_elsewhere(err):
                 raise
             # Rolled back to its savepoint, which expires the report and drops its new events:
             # the transaction goes on, and the commit writes nothing of this one.
