@@ -41,8 +41,14 @@ def _order(filters):
     if filters["sort"] == "most":
         return (sa.tuple_(Report.submission_count, Report.id), [Report.submission_count.desc(), Report.id.desc()],
                 [Report.submission_count.asc(), Report.id.asc()])
-    key = key_column(db.session.get_bind().dialect.name) if searched(filters) else Report.id
+    key = _id_key(filters)
     return key, [key.desc()], [key.asc()]
+
+
+def _id_key(filters):
+    """The id column of the list's reports, newest first: the search's own (``key_column``)
+    or Report.id."""
+    return key_column(db.session.get_bind().dialect.name) if searched(filters) else Report.id
 
 
 def searched(filters):
@@ -116,19 +122,22 @@ def next_in_list(report, filters):
     return db.session.scalar(filtered_reports(filters).where(key < value).order_by(*order_desc).limit(1))
 
 
-def matching_count(query):
-    """How many reports ``query`` (a ``filtered_reports`` query) finds, counted up to
-    BULK_LIMIT + 1 only: the count a "select all" offers stays cheap at any size of the desk."""
-    capped = query.with_only_columns(Report.id).limit(BULK_LIMIT + 1).subquery()
+def matching_count(query, filters):
+    """How many reports ``query`` (``filtered_reports(filters)``, maybe narrowed) finds,
+    counted up to BULK_LIMIT + 1 only: the count a "select all" offers stays cheap at any size
+    of the desk. Counted newest first, so the database reads as the list does and stops at
+    the cap: unordered, PostgreSQL gathered every match of a common search first (32 ms
+    against 2 ms for a prefix in 200,000 reports)."""
+    capped = query.with_only_columns(Report.id).order_by(_id_key(filters).desc()).limit(BULK_LIMIT + 1).subquery()
     return db.session.scalar(sa.select(sa.func.count()).select_from(capped))
 
 
-def shown_matching(query):
+def shown_matching(query, filters):
     """The highest report id on the editor's desk now, and how many of the reports of
-    ``query`` (a ``filtered_reports`` query) up to it "select all matching" offers: the bulk
+    ``query`` (``filtered_reports(filters)``) up to it "select all matching" offers: the bulk
     form carries both back (``SeenSchema``)."""
     newest = db.session.scalar(scoped(sa.select(sa.func.max(Report.id)))) or 0
-    return newest, matching_count(query.where(Report.id <= newest))
+    return newest, matching_count(query.where(Report.id <= newest), filters)
 
 
 @bp.get("/reports")
@@ -171,7 +180,7 @@ def reports():
     return render_template("dashboard/reports.html", reports=rows, filters=filters, errors=None,
                            link_args=link_args, list_query=urlencode(link_args), sites=visible_sites(),
                            next_cursor=next_cursor, prev_cursor=prev_cursor,
-                           shown=shown_matching(filtered) if rows else (0, 0), bulk_limit=BULK_LIMIT,
+                           shown=shown_matching(filtered, filters) if rows else (0, 0), bulk_limit=BULK_LIMIT,
                            page_checks=checks.checks_of(row.id for row in rows))
 
 
@@ -356,7 +365,7 @@ def reports_bulk():
         # Reports filed since the list was shown are never in "all matching"; any other change
         # to what matches (counted up to BULK_LIMIT + 1) refuses the whole click.
         shown = filtered_reports(filters).where(Report.id <= seen["seen_newest"])
-        if matching_count(shown) != seen["seen_matching"]:
+        if matching_count(shown, filters) != seen["seen_matching"]:
             flash(_("Nothing was changed: the reports matching this filter changed since the list was shown. "
                     "Here is the list as it is now; act again if it is still right."), "error")
             return redirect(url_for("dashboard.reports", **link_args))
