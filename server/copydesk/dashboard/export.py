@@ -21,7 +21,7 @@ from ..checks import PageCheck
 from ..db import db
 from ..models import KINDS, Editor, Report, Site, Submission
 from . import bp
-from .reports import _filters_of, filtered_reports
+from .reports import _filters_of, filtered_reports, id_key
 
 # Reports per query: big enough that round trips do not dominate, small enough to hold.
 BATCH = 1000
@@ -60,12 +60,14 @@ def csv_cells(values):
             else value for value in values]
 
 
-def _rows_query(query):
-    """The filter's query with what a row shows joined in (one query a batch, no N+1)."""
+def _rows_query(query, key):
+    """The filter's query with what a row shows joined in (one query a batch, no N+1), in
+    the order of ``key``, the list's id column (``id_key``): on SQLite a search's is the
+    full-text index's own, which hands a batch over without gathering every match first."""
     return (query.join(Site, Site.id == Report.site_id)
             .outerjoin(_Assignee, _Assignee.id == Report.assignee_id)
             .outerjoin(PageCheck, PageCheck.report_id == Report.id)
-            .with_only_columns(*COLUMNS).order_by(Report.id).limit(BATCH))
+            .with_only_columns(*COLUMNS).order_by(key).limit(BATCH))
 
 
 def _suggestions(report_ids):
@@ -88,15 +90,15 @@ def _suggestions(report_ids):
     return found
 
 
-def report_rows(query):
-    """Each report of ``query`` (a ``filtered_reports`` query) as a list of FIELDS' values,
-    in report number order, fetched BATCH at a time: keyset (id > last), never OFFSET, so
+def report_rows(query, key):
+    """Each report of ``query`` (a ``filtered_reports`` query; ``key``: its ``id_key``) as a
+    list of FIELDS' values, in report number order, fetched BATCH at a time: keyset (id > last), never OFFSET, so
     the millionth row costs what the first does, and only one batch is held at a time.
     Keyset rather than a server-side cursor (``stream_results``): the same on SQLite and
     PostgreSQL, and no cursor nor transaction stays open while a slow client downloads."""
     last = 0
     while True:
-        batch = db.session.execute(_rows_query(query).where(Report.id > last)).all()
+        batch = db.session.execute(_rows_query(query, key).where(key > last)).all()
         if not batch:
             return
         extra = _suggestions([row[0] for row in batch])
@@ -164,7 +166,7 @@ def _export(extension):
     # Built now, in the request: the filter and the editor's sites are fixed before streaming.
     query = filtered_reports(filters)
     chunks, mimetype = FORMATS[extension]
-    response = Response(stream_with_context(chunks(report_rows(query))), content_type=mimetype)
+    response = Response(stream_with_context(chunks(report_rows(query, id_key(filters)))), content_type=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{file_name(link_args, extension)}"'
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -41,13 +41,13 @@ def _order(filters):
     if filters["sort"] == "most":
         return (sa.tuple_(Report.submission_count, Report.id), [Report.submission_count.desc(), Report.id.desc()],
                 [Report.submission_count.asc(), Report.id.asc()])
-    key = _id_key(filters)
+    key = id_key(filters)
     return key, [key.desc()], [key.asc()]
 
 
-def _id_key(filters):
-    """The id column of the list's reports, newest first: the search's own (``key_column``)
-    or Report.id."""
+def id_key(filters):
+    """The id column the list's reports are read by: the search's own (``key_column``) or
+    Report.id. The list, its "select all" count and the export page by it."""
     return key_column(db.session.get_bind().dialect.name) if searched(filters) else Report.id
 
 
@@ -128,7 +128,7 @@ def matching_count(query, filters):
     of the desk. Counted newest first, so the database reads as the list does and stops at
     the cap: unordered, PostgreSQL gathered every match of a common search first (32 ms
     against 2 ms for a prefix in 200,000 reports)."""
-    capped = query.with_only_columns(Report.id).order_by(_id_key(filters).desc()).limit(BULK_LIMIT + 1).subquery()
+    capped = query.with_only_columns(Report.id).order_by(id_key(filters).desc()).limit(BULK_LIMIT + 1).subquery()
     return db.session.scalar(sa.select(sa.func.count()).select_from(capped))
 
 
