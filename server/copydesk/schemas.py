@@ -76,6 +76,15 @@ class BlockText(fields.String):
         return normalize_block(super()._deserialize(value, attr, data, **kwargs))
 
 
+class ReportNumber(fields.Integer):
+    """A report's number as an editor types it: "123" or "#123"; nothing but a "#" is none."""
+
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        if isinstance(value, str):
+            value = value.strip().lstrip("#") or None
+        return super().deserialize(value, attr, data, **kwargs)
+
+
 class HttpUrl(fields.String):
     message = "Must be an http(s) URL."
 
@@ -258,8 +267,8 @@ class ReportActionSchema(DeskSchema):
     action = fields.String(required=True, validate=validate.OneOf(
         ["confirm", "close", "reopen", "note", "assign", "unassign"]))
     resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
-    # The report this one repeats (resolution "duplicate"); typed as "123" or "#123".
-    duplicate_of = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    # The report this one repeats (resolution "duplicate").
+    duplicate_of = ReportNumber(load_default=None, validate=validate.Range(1, MAX_ID))
     block_hours = fields.Integer(load_default=None, validate=validate.OneOf(BLOCK_HOURS))
     note = BlockText(load_default="", validate=validate.Length(max=5000))
     # The status the editor saw; if someone changed it meanwhile, the action is refused.
@@ -268,12 +277,6 @@ class ReportActionSchema(DeskSchema):
     list = fields.String(load_default=None, validate=validate.Length(max=2000))
     # "list": back to that list after a plain form post; else on to its next report.
     back = fields.String(load_default=None, validate=validate.OneOf(["list"]))
-
-    @pre_load
-    def _plain_number(self, data, **kwargs):
-        if isinstance(data.get("duplicate_of"), str):
-            data = {**data, "duplicate_of": data["duplicate_of"].strip().lstrip("#")}
-        return data
 
     @post_load
     def _close_needs_resolution(self, data, **kwargs):
@@ -415,7 +418,7 @@ class ReportBulkSchema(DeskSchema):
 
     action = fields.String(required=True, validate=validate.OneOf(BULK_ACTIONS))
     resolution = fields.String(load_default=None, validate=validate.OneOf(RESOLUTIONS))
-    duplicate_of = fields.Integer(load_default=None, validate=validate.Range(1, MAX_ID))
+    duplicate_of = ReportNumber(load_default=None, validate=validate.Range(1, MAX_ID))
     report = fields.List(fields.Integer(validate=validate.Range(1, MAX_ID)), load_default=lambda: [],
                          validate=validate.Length(max=BULK_LIMIT, error=lazy_gettext(
                              "Tick at most %(limit)s reports, or choose all matching the filter.",
@@ -428,11 +431,7 @@ class ReportBulkSchema(DeskSchema):
     def _gather_expected(self, data, **kwargs):
         expected = {name.removeprefix("expected_"): value for name, value in data.items()
                     if re.fullmatch(r"expected_[0-9]{1,10}", name)}
-        duplicate_of = data.get("duplicate_of")
-        if isinstance(duplicate_of, str):
-            duplicate_of = duplicate_of.strip().lstrip("#") or None
-        return {**{k: v for k, v in data.items() if k != "duplicate_of"},
-                **({"duplicate_of": duplicate_of} if duplicate_of else {}), "expected": expected}
+        return {**data, "expected": expected}
 
     @post_load
     def _some_reports(self, data, **kwargs):
