@@ -86,10 +86,11 @@ def filtered_reports(filters):
     return query
 
 
-def _list_args(pairs):
-    """The list's own arguments among ``pairs`` (empty ones left out, so defaults apply)."""
+def _list_args(pairs, paging=True):
+    """The list's own arguments among ``pairs`` (empty ones left out, so defaults apply);
+    without ``paging``, its position (after, before) left out too."""
     fields = ReportFilterSchema().fields
-    return {k: v for k, v in pairs if k in fields and v != ""}
+    return {k: v for k, v in pairs if k in fields and v != "" and (paging or k not in ("after", "before"))}
 
 
 def list_of(source):
@@ -97,7 +98,7 @@ def list_of(source):
     ``list=`` a report was opened from) or as fields (a form's, an export's query);
     ValidationError or BadQuery for a list that is not one."""
     pairs = parse_qsl(source) if isinstance(source, str) else source.items(multi=False)
-    args = {k: v for k, v in _list_args(pairs).items() if k not in ("after", "before")}
+    args = _list_args(pairs, paging=False)
     filters = ReportFilterSchema().load(args)
     if searched(filters):
         parse(searched(filters))  # a search it cannot read is refused now, not after the action
@@ -145,8 +146,7 @@ def shown_matching(query, filters):
 def reports():
     schema = ReportFilterSchema()
     # The pager's links keep the filters, and only they: other query args never reach url_for.
-    link_args = {k: v for k, v in _list_args(request.args.items(multi=False)).items()
-                 if k not in ("after", "before")}
+    link_args = _list_args(request.args.items(multi=False), paging=False)
     try:
         filters = schema.load(_list_args(request.args.items(multi=False)))
         query = filtered = filtered_reports(filters)
