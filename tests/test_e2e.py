@@ -5,7 +5,18 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from conftest import report_body
+from test_api import post
 from test_widget_flow import report_via_widget
+
+
+def live_desk(live_server, make_editor, site_key, count, key_prefix):
+    """An editor and ``count`` new reports (#1 oldest) on the live server, for a browser test."""
+    make_editor()
+    client = live_server.app.test_client()
+    ids = [post(client, report_body(site_key, idempotency_key=f"{key_prefix}-{i:08d}", exact=f"error number {i}"))
+           .json["id"] for i in range(count)]
+    return {"ids": ids, "url": live_server.url, "app": live_server.app}
 
 
 def log_in(page, base_url, email, password):

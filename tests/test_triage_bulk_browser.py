@@ -5,20 +5,15 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from conftest import report_body, rows
+from conftest import rows
 from copydesk.models import Report
-from test_api import post
-from test_e2e import log_in
+from test_e2e import live_desk, log_in
 
 
 @pytest.fixture
 def desk(live_server, make_editor, site_key):
     """An editor and three new reports (#1 oldest … #3 newest)."""
-    make_editor()
-    client = live_server.app.test_client()
-    ids = [post(client, report_body(site_key, idempotency_key=f"bulk-{i:08d}", exact=f"error number {i}")).json["id"]
-           for i in range(3)]
-    return {"ids": ids, "url": live_server.url, "app": live_server.app}
+    return live_desk(live_server, make_editor, site_key, 3, "bulk")
 
 
 def closed_as(app):
