@@ -66,6 +66,40 @@ def postgresql_database(name, fresh=True):
     return url
 
 
+def cached_database(backend, sqlite_file, pg_name, ready):
+    """A benchmark's seeded database, made once and reused: a SQLite file under bench/.cache,
+    or PostgreSQL's ``copydesk_bench_<pg_name>``. Answers (url, True) when ``ready(url)``
+    finds the seed there; else (url, False) with the database emptied, to seed."""
+    if backend == "sqlite":
+        CACHE.mkdir(exist_ok=True)
+        path = CACHE / sqlite_file
+        url = f"sqlite:///{path}"
+        if ready(url):
+            return url, True
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        return url, False
+    url = postgresql_database(pg_name, fresh=False)
+    if ready(url):
+        return url, True
+    return postgresql_database(pg_name, fresh=True), False
+
+
+def each_backend(describe):
+    """(backend, instance folder) for each database asked for (``backends``) and reachable,
+    each announced with ``describe(backend)`` as its heading."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="copydesk-bench-") as tmp:
+        for backend in backends():
+            if backend == "postgresql" and not postgresql_available():
+                print("postgresql: not reachable, skipped")
+                continue
+            heading(describe(backend))
+            instance = Path(tmp) / backend
+            instance.mkdir()
+            yield backend, instance
+
+
 def postgresql_available():
     try:
         engine = sa.create_engine(pg_url("x").rsplit("/", 1)[0] + "/postgres")

@@ -16,7 +16,6 @@ Run: python bench/export.py   (BENCH_BACKENDS=sqlite,postgresql; BENCH_EXPORT_RE
 import os
 import re
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -24,10 +23,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CACHE, ORIGIN, backends, copydesk, copydesk_env, env_int, heading,  # noqa: E402
-                    postgresql_available, postgresql_database, save_result)
-from seed import (EDITOR_EMAIL, EDITOR_PASSWORD, REPORT_COLS, SITE_COLS, SPAN_SECONDS, START,  # noqa: E402
-                  STATUSES, SUBMISSION_COLS, _add_editor, _head, _seeded)
+from common import ORIGIN, cached_database, copydesk, copydesk_env, each_backend, env_int, save_result  # noqa: E402
+from seed import (REPORT_COLS, SITE_COLS, SPAN_SECONDS, START, STATUSES, SUBMISSION_COLS,  # noqa: E402
+                  _add_editor, _head, _seeded, login)
 
 SITES = 20
 BASELINE = 100_000
@@ -56,19 +54,10 @@ def chunks(report_count):
 
 def seeded(backend, instance, report_count):
     expected = (SITES, report_count, report_count, _head())
-    if backend == "sqlite":
-        CACHE.mkdir(exist_ok=True)
-        path = CACHE / f"export-{SITES}-{report_count}.sqlite3"
-        url = f"sqlite:///{path}"
-        if _seeded(url, expected):
-            return url
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-    else:
-        url = postgresql_database("export", fresh=False)
-        if _seeded(url, expected):
-            return url
-        url = postgresql_database("export", fresh=True)
+    url, ready = cached_database(backend, f"export-{SITES}-{report_count}.sqlite3", "export",
+                                 lambda url: _seeded(url, expected))
+    if ready:
+        return url
     print(f"seeding {backend}: {report_count:,} reports (once; cached)…", flush=True)
     copydesk("db", "upgrade", env=copydesk_env(url, instance))
     sites = [(i, f"Site {i:02d}", f"site {i:02d}", f"bench-site-{i:02d}", f'["{ORIGIN}"]', "en", 300, START)
@@ -115,14 +104,6 @@ def export(client, path, before):
     return rows, seconds, sent, peak - before
 
 
-def login(client):
-    page = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"email": EDITOR_EMAIL, "password": EDITOR_PASSWORD,
-                                           "csrf_token": token})
-    assert response.status_code == 302, response.status_code
-
-
 def measure(backend, instance, report_count):
     from copydesk import create_app
     url = seeded(backend, instance, report_count)
@@ -154,13 +135,8 @@ def measure(backend, instance, report_count):
 def main():
     report_count = env_int("BENCH_EXPORT_REPORTS", 1_000_000)
     results = {}
-    with tempfile.TemporaryDirectory() as instance:
-        for backend in backends():
-            if backend == "postgresql" and not postgresql_available():
-                print("postgresql: not available, skipped")
-                continue
-            heading(f"export, {backend}")
-            results[backend] = measure(backend, Path(instance), report_count)
+    for backend, instance in each_backend(lambda backend: f"export, {backend}"):
+        results[backend] = measure(backend, instance, report_count)
     save_result("export", results)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import CACHE, ORIGIN, VENV_BIN, copydesk, copydesk_env, env_int, postgresql_database  # noqa: E402
+from common import ORIGIN, VENV_BIN, cached_database, copydesk, copydesk_env, env_int  # noqa: E402
 
 EDITOR_EMAIL = "bench@example.com"
 EDITOR_PASSWORD = "bench-password-123"
@@ -107,6 +107,16 @@ def _head():
     return ScriptDirectory(str(PACKAGE_DIR / "migrations")).get_current_head()
 
 
+def login(client):
+    """Log the seed's editor in on a test client."""
+    import re
+    page = client.get("/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"email": EDITOR_EMAIL, "password": EDITOR_PASSWORD,
+                                           "csrf_token": token})
+    assert response.status_code == 302, response.status_code
+
+
 def _add_editor(url, instance):
     env = copydesk_env(url, instance)
     import subprocess
@@ -119,29 +129,24 @@ def seeded_database(backend, instance):
     """URL of a migrated database holding the seed; made once and then reused."""
     site_count, report_count, submission_count = sizes()
     expected = (site_count, report_count, submission_count, _head())
-    if backend == "sqlite":
-        CACHE.mkdir(exist_ok=True)
-        path = CACHE / f"dashboard-{site_count}-{report_count}-{submission_count}.sqlite3"
-        url = f"sqlite:///{path}"
-        if _seeded(url, expected):
-            return url
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-    else:
-        url = postgresql_database("dashboard", fresh=False)
-        if _seeded(url, expected):
-            return url
-        url = postgresql_database("dashboard", fresh=True)
+    url, ready = cached_database(backend, f"dashboard-{site_count}-{report_count}-{submission_count}.sqlite3",
+                                 "dashboard", lambda url: _seeded(url, expected))
+    if ready:
+        return url
     print(f"seeding {backend}: {submission_count:,} submissions in {report_count:,} reports "
           f"across {site_count} sites (once; cached)…", flush=True)
     copydesk("db", "upgrade", env=copydesk_env(url, instance))
     sites, reports, submissions = rows(site_count, report_count, submission_count)
     if backend == "sqlite":
-        _load_sqlite(path, sites, reports, submissions)
+        _load_sqlite(sqlite_path(url), sites, reports, submissions)
     else:
         _load_postgresql(url, sites, reports, submissions)
     _add_editor(url, instance)
     return url
+
+
+def sqlite_path(url):
+    return url.removeprefix("sqlite:///")
 
 
 def _load_sqlite(path, sites, reports, submissions):

@@ -27,10 +27,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (CACHE, backends, copydesk, copydesk_env, env_int, heading, postgresql_available,  # noqa: E402
-                    postgresql_database, save_result, timing_summary)
-from dashboard import login  # noqa: E402
-from seed import REPORT_COLS, _add_editor, _head, _load_postgresql, _load_sqlite, _seeded, rows, sizes  # noqa: E402
+from common import (backends, cached_database, copydesk, copydesk_env, each_backend, env_int,  # noqa: E402
+                    save_result, timing_summary)
+from seed import (REPORT_COLS, _add_editor, _head, _load_postgresql, _load_sqlite, _seeded, login, rows,  # noqa: E402
+                  sizes, sqlite_path)
 
 TARGET_P95_MS = 200
 SECTIONS = ["Politics", "Business", "Sport", "Culture", "Science", "World", "Local", "Opinion"]
@@ -102,19 +102,10 @@ def seeded_database(backend, instance):
     """URL of a migrated database holding the stats seed; made once and then reused."""
     site_count, report_count, submission_count = sizes()
     expected = (site_count, report_count, submission_count, _head())
-    if backend == "sqlite":
-        CACHE.mkdir(exist_ok=True)
-        path = CACHE / f"stats-{site_count}-{report_count}-{submission_count}.sqlite3"
-        url = f"sqlite:///{path}"
-        if _upgraded(url, expected, instance):
-            return url
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
-    else:
-        url = postgresql_database("stats", fresh=False)
-        if _upgraded(url, expected, instance):
-            return url
-        url = postgresql_database("stats", fresh=True)
+    url, ready = cached_database(backend, f"stats-{site_count}-{report_count}-{submission_count}.sqlite3",
+                                 "stats", lambda url: _upgraded(url, expected, instance))
+    if ready:
+        return url
     print(f"seeding {backend}: {submission_count:,} submissions in {report_count:,} reports "
           f"across {site_count} sites, with events (once; cached)…", flush=True)
     copydesk("db", "upgrade", env=copydesk_env(url, instance))
@@ -123,9 +114,9 @@ def seeded_database(backend, instance):
     _add_editor(url, instance)  # editor 1: the events' author
     events = events_for(reports, editor_id=1)
     if backend == "sqlite":
-        _load_sqlite(path, sites, reports, submissions)
+        _load_sqlite(sqlite_path(url), sites, reports, submissions)
         import sqlite3
-        conn = sqlite3.connect(path)
+        conn = sqlite3.connect(sqlite_path(url))
         with conn:
             conn.executemany(f"INSERT INTO event ({EVENT_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", events)
         conn.execute("ANALYZE")
@@ -199,22 +190,16 @@ def main():
     samples = env_int("BENCH_SAMPLES", 40)
     site_count, report_count, submission_count = sizes()
     all_results = {}
-    with tempfile.TemporaryDirectory(prefix="copydesk-bench-") as tmp:
-        for backend in backends():
-            if backend == "postgresql" and not postgresql_available():
-                print("postgresql: not reachable, skipped")
-                continue
-            heading(f"Stats page on {backend}: {submission_count:,} submissions, {report_count:,} reports, "
-                    f"{site_count} sites; server time over {samples} requests each")
-            instance = Path(tmp) / backend
-            instance.mkdir()
-            results = measure(backend, instance, samples)
-            print(f"{'page':<40}{'p50 ms':>9}{'p95 ms':>9}{'CPU p50':>9}   target p95 ≤ {TARGET_P95_MS} ms")
-            for name, figures in results.items():
-                flag = "" if name.startswith("baseline") else (
-                    "ok" if figures["p95_ms"] <= TARGET_P95_MS else "SLOW")
-                print(f"{name:<40}{figures['p50_ms']:>9.1f}{figures['p95_ms']:>9.1f}{figures['cpu_p50_ms']:>9.1f}   {flag}")
-            all_results[backend] = results
+    for backend, instance in each_backend(lambda backend: (
+            f"Stats page on {backend}: {submission_count:,} submissions, {report_count:,} reports, "
+            f"{site_count} sites; server time over {samples} requests each")):
+        results = measure(backend, instance, samples)
+        print(f"{'page':<40}{'p50 ms':>9}{'p95 ms':>9}{'CPU p50':>9}   target p95 ≤ {TARGET_P95_MS} ms")
+        for name, figures in results.items():
+            flag = "" if name.startswith("baseline") else (
+                "ok" if figures["p95_ms"] <= TARGET_P95_MS else "SLOW")
+            print(f"{name:<40}{figures['p50_ms']:>9.1f}{figures['p95_ms']:>9.1f}{figures['cpu_p50_ms']:>9.1f}   {flag}")
+        all_results[backend] = results
     save_result("stats", all_results)
     return all_results
 

@@ -13,26 +13,17 @@ BENCH_BACKENDS=sqlite,postgresql)
 
 import os
 import random
-import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import backends, env_int, heading, postgresql_available, save_result, timing_summary  # noqa: E402
-from seed import EDITOR_EMAIL, EDITOR_PASSWORD, seeded_database, sizes  # noqa: E402
+from common import each_backend, env_int, save_result, timing_summary  # noqa: E402
+from seed import login, seeded_database, sizes  # noqa: E402
 
 TARGET_P95_MS = 50
 SECRET = "bench-secret-7c41e9a2d05b8f36e1a4c7d92b5f0e83"
-
-
-def login(client):
-    page = client.get("/login").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    response = client.post("/login", data={"email": EDITOR_EMAIL, "password": EDITOR_PASSWORD, "csrf_token": token})
-    assert response.status_code == 302, response.status_code
 
 
 def timed(client, paths, samples):
@@ -112,14 +103,10 @@ def main():
     samples = env_int("BENCH_SAMPLES", 40)
     site_count, report_count, submission_count = sizes()
     everything = {}
-    for backend in backends():
-        if backend == "postgresql" and not postgresql_available():
-            print("PostgreSQL not reachable: skipped")
-            continue
-        heading(f"{backend}: {submission_count:,} submissions, {report_count:,} reports, {site_count} sites; "
-                f"p95 target {TARGET_P95_MS} ms")
-        with tempfile.TemporaryDirectory() as instance:
-            everything[backend] = measure(backend, Path(instance), samples)
+    for backend, instance in each_backend(lambda backend: (
+            f"{backend}: {submission_count:,} submissions, {report_count:,} reports, {site_count} sites; "
+            f"p95 target {TARGET_P95_MS} ms")):
+        everything[backend] = measure(backend, instance, samples)
     save_result("triage_queries", everything)
     missed = [(b, n) for b, r in everything.items() for n, f in r.items()
               if not n.startswith("baseline") and f["p95_ms"] > TARGET_P95_MS]
