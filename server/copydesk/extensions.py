@@ -4,11 +4,28 @@ import ipaddress
 import math
 import time
 
-from flask import request
+from flask import current_app, request
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
+
+
+def remembered(name, key, seconds, compute, now, most=256):
+    """``compute()`` for ``key``, kept in this process for ``seconds`` from ``now`` (the
+    caller's monotonic clock) in ``app.extensions[name]``: for figures that cost more than
+    the page showing them and may lag that long behind (popping ``name`` forgets them at
+    once). At most ``most`` keys: past that, the expired go, and then all of them."""
+    store = current_app.extensions.setdefault(name, {})
+    kept = store.get(key)
+    if kept is None or kept[0] <= now:
+        if key not in store and len(store) >= most:
+            for expired in [k for k, (until, _value) in store.items() if until <= now]:
+                del store[expired]
+            if len(store) >= most:
+                store.clear()
+        kept = store[key] = (now + seconds, compute())
+    return kept[1]
 
 
 def address_key(address):

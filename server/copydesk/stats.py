@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from .db import db
+from .extensions import remembered
 from .models import STATUSES, Event, Report, Site, utcnow
 
 PERIODS = (30, 90, 365)
@@ -220,14 +221,8 @@ class DeskStats:
 def desk_stats(site_ids, days):
     """The stats page's figures for these sites over the last ``days`` days, counted at
     most every KEEP_SECONDS per process for the same sites and period."""
-    key = (None if site_ids is None else tuple(sorted(site_ids)), days)
-    kept = current_app.extensions.setdefault("copydesk.stats", {})
-    now = monotonic()
-    for stale in [k for k, (until, _) in kept.items() if until < now]:
-        del kept[stale]
-    if key not in kept:
-        kept[key] = (now + KEEP_SECONDS, compute_stats(site_ids, days))
-    return kept[key][1]
+    return remembered("copydesk.stats", (None if site_ids is None else tuple(sorted(site_ids)), days), KEEP_SECONDS,
+                      lambda: compute_stats(site_ids, days), monotonic())
 
 
 def forget_stats():

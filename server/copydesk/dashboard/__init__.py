@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext
 from flask_login import current_user, login_required
 
 from ..db import db
+from ..extensions import remembered
 from ..models import KIND_LABELS, LANGUAGES, RESOLUTIONS, STATUSES, Report, Site
 from ..schemas import MAX_ID
 from ..text import is_http_url
@@ -55,13 +56,7 @@ def nav_status_counts():
     reports must not make every page recount. An editor's own action recounts at once."""
     ids = visible_site_ids()
     scope = None if ids is None else frozenset(ids)
-    cache = current_app.extensions.setdefault("copydesk.status_counts", {})
-    now = monotonic()
-    cached = cache.get(scope)
-    if cached is None or cached[0] < now:
-        cached = (now + STATUS_COUNTS_SECONDS, status_counts())
-        cache[scope] = cached
-    return cached[1]
+    return remembered("copydesk.status_counts", scope, STATUS_COUNTS_SECONDS, status_counts, monotonic())
 
 
 def forget_status_counts():
