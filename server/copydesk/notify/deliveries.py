@@ -408,32 +408,22 @@ def retry(delivery):
 def cancel_for_editor(editor):
     """Cancel what is owed to an editor being deactivated (what is sending finishes; the
     send-time check stops a later claim). Answers how many. The caller commits."""
-    return db.session.execute(
-        sa.update(Delivery).where(Delivery.editor_id == editor.id, Delivery.state == "pending")
-        .values(state="cancelled", last_error="The editor was deactivated."),
-        execution_options={"synchronize_session": False}).rowcount
+    return Delivery.cancel_pending("The editor was deactivated.", Delivery.editor_id == editor.id)
 
 
 def cancel_for_sites(editor, site_ids):
     """Cancel what is owed to an editor about sites they were taken off, digests and
     assignments included (what is sending finishes; the send-time check stops a later
     claim). Answers how many. The caller commits."""
-    return db.session.execute(
-        sa.update(Delivery).where(Delivery.editor_id == editor.id, Delivery.site_id.in_(site_ids),
-                                  Delivery.state == "pending")
-        .values(state="cancelled", last_error="The editor was taken off the site."),
-        execution_options={"synchronize_session": False}).rowcount
+    return Delivery.cancel_pending("The editor was taken off the site.", Delivery.editor_id == editor.id,
+                                   Delivery.site_id.in_(site_ids))
 
 
 def cancel_for_rule(rule):
     """Cancel what a rule being removed still owes: its pending deliveries, except digests,
     which may gather reports other rules route to the same person. Answers how many. The
     caller commits (and deletes the rule)."""
-    return db.session.execute(
-        sa.update(Delivery).where(Delivery.rule_id == rule.id, Delivery.state == "pending",
-                                  Delivery.kind != "digest")
-        .values(state="cancelled", last_error="Its rule was removed."),
-        execution_options={"synchronize_session": False}).rowcount
+    return Delivery.cancel_pending("Its rule was removed.", Delivery.rule_id == rule.id, Delivery.kind != "digest")
 
 
 # --- Assignment, deletion, erasure -----------------------------------------------------------
@@ -454,27 +444,18 @@ def _about(report_id):
 def cancel_assignment(report):
     """Cancel the assignment email still owed for ``report`` (it went to someone else, or to
     nobody, before it was sent). The caller commits."""
-    db.session.execute(
-        sa.update(Delivery).where(Delivery.kind == ASSIGNED, Delivery.state == "pending",
-                                  Delivery.id.in_(_about(report.id)))
-        .values(state="cancelled", last_error="The report was assigned again before it went out."),
-        execution_options={"synchronize_session": False})
+    Delivery.cancel_pending("The report was assigned again before it went out.", Delivery.kind == ASSIGNED,
+                            Delivery.id.in_(_about(report.id)))
 
 
 def cancel_for_report(report):
     """Cancel what is owed about ``report`` alone (it is being deleted): every pending delivery
     whose only report it is. A digest with other reports sends those. The caller commits."""
     others = sa.exists().where(DeliveryItem.delivery_id == Delivery.id, DeliveryItem.report_id != report.id)
-    db.session.execute(
-        sa.update(Delivery).where(Delivery.state == "pending", Delivery.id.in_(_about(report.id)), ~others)
-        .values(state="cancelled", last_error="Its report was deleted."),
-        execution_options={"synchronize_session": False})
+    Delivery.cancel_pending("Its report was deleted.", Delivery.id.in_(_about(report.id)), ~others)
 
 
 def cancel_for_submission(submission):
     """Cancel a thank-you still owed to the reader of ``submission`` (it is being erased).
     The caller commits."""
-    db.session.execute(
-        sa.update(Delivery).where(Delivery.submission_id == submission.id, Delivery.state == "pending")
-        .values(state="cancelled", last_error="The reader's submission was erased."),
-        execution_options={"synchronize_session": False})
+    Delivery.cancel_pending("The reader's submission was erased.", Delivery.submission_id == submission.id)

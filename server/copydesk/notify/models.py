@@ -466,6 +466,15 @@ class Delivery(db.Model):
     def retryable(cls):
         return sa.or_(cls.state == "failed", sa.and_(cls.state == "pending", cls.attempts > 0))
 
+    @classmethod
+    def cancel_pending(cls, why, *conditions):
+        """Cancel the pending deliveries meeting ``conditions``, saying ``why`` (one a worker is
+        sending finishes; the send-time checks stop a later claim). Answers how many. The caller
+        commits."""
+        return db.session.execute(
+            sa.update(cls).where(cls.state == "pending", *conditions).values(state="cancelled", last_error=why),
+            execution_options={"synchronize_session": False}).rowcount
+
     def __repr__(self):
         return f"<Delivery {self.id} {self.kind} {self.channel} {self.state}>"
 

@@ -62,10 +62,7 @@ def cancel_thanks(report):
         sa.select(Delivery.id).join(Submission, Submission.id == Delivery.submission_id)
         .where(Submission.report_id == report.id, Delivery.kind == KIND, Delivery.state == "pending")).all()
     if owed:
-        db.session.execute(
-            sa.update(Delivery).where(Delivery.id.in_(owed), Delivery.state == "pending")
-            .values(state="cancelled", last_error="The report was reopened before the thank-you went out."),
-            execution_options={"synchronize_session": False})
+        Delivery.cancel_pending("The report was reopened before the thank-you went out.", Delivery.id.in_(owed))
 
 
 def forget_addresses(report):
