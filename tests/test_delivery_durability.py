@@ -144,14 +144,19 @@ def test_two_workers_share_a_thousand_deliveries_each_sent_once(app, client, sit
     with app.app_context():
         db.session.execute(sa.update(Report).values(notify_due=False))
         site_id = Site.find(site_key).id
-        now = utcnow() - timedelta(seconds=1)
+        later = utcnow() + timedelta(hours=1)  # due once both workers run: neither gets them all by starting first
         db.session.add_all(Delivery(site_id=site_id, rule_id=rule, channel="webhook", recipient=http_receiver.url,
-                                    recipient_key=f"rule:{rule}", due_at=now, next_attempt_at=now,
+                                    recipient_key=f"rule:{rule}", due_at=later, next_attempt_at=later,
                                     items=[DeliveryItem(report_id=report_id)]) for _ in range(1000))
         db.session.commit()
     # A generous timeout: a webhook timing out under load is (rightly) sent again, and this
     # test counts sends.
     workers = [start_worker(env={"NOTIFY_TIMEOUT_SECONDS": "20"}) for _ in range(2)]
+    wait_until(lambda: all(re.search(r"worker \S+ started", worker.log()) for worker in workers), timeout=60)
+    with app.app_context():
+        now = utcnow() - timedelta(seconds=1)
+        db.session.execute(sa.update(Delivery).values(due_at=now, next_attempt_at=now))
+        db.session.commit()
     http_receiver.wait_for(1000, timeout=120)
     wait_until(lambda: rows(app, sa.select(sa.func.count()).where(Delivery.state == "sent")) == [(1000,)],
                timeout=60)
